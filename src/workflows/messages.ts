@@ -135,7 +135,7 @@ export const stateQuery = defineQuery<SubscriptionView>('state');
 /** Refusals a validator raises (ApplicationError type), mapped by the API to problem codes. */
 export const REFUSALS = [
   'unknown_plan', 'unknown_bundle', 'not_eligible', 'terms_conflict', 'not_active', 'already_stopped',
-  'not_stopped', 'period_ended', 'same_plan', 'currency_mismatch', 'invalid_settings',
+  'not_stopped', 'period_ended', 'same_plan', 'currency_mismatch', 'invalid_settings', 'idempotency_conflict',
 ] as const;
 export type Refusal = (typeof REFUSALS)[number];
 

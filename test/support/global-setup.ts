@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,11 +6,14 @@ import type { TestProject } from 'vitest/node';
 import { connect } from '../../src/db/client';
 import { migrate } from '../../src/db/migrate';
 import { startEmbeddedPostgres } from '../../src/infra/embedded-postgres';
+import { bundleWorkflows } from '../../src/worker';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** A server URL without database; test files clone TEMPLATE_DB into a database of their own. */
     pgServerUrl: string;
+    /** The subscription workflows bundled once for the whole run (bundling takes seconds). */
+    workflowBundlePath: string;
   }
 }
 
@@ -50,5 +53,11 @@ export default async function setup(project: TestProject) {
   await template.end();
   await admin.end();
   project.provide('pgServerUrl', serverUrl);
+  const bundleDir = mkdtempSync(join(tmpdir(), 'creditflow-bundle-'));
+  const bundlePath = join(bundleDir, 'workflows.js');
+  writeFileSync(bundlePath, (await bundleWorkflows()).code);
+  project.provide('workflowBundlePath', bundlePath);
+  const stopPg = stop;
+  stop = async () => { await stopPg(); rmSync(bundleDir, { recursive: true, force: true }); };
   return async () => { await stop(); };
 }
