@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CalendarDuration } from '../calendar/schema';
 
 /** Whole credits of one credit type. */
 export const Credits = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
@@ -8,8 +9,6 @@ export const MinorUnits = z.number().int().nonnegative().max(Number.MAX_SAFE_INT
 export const DecimalString = z.string().regex(/^\d+(\.\d+)?$/, 'a decimal number as a string, e.g. "0.25"');
 export const Id = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'lowercase letters, digits, _ . -');
 export const CountryCode = z.string().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2, e.g. "US"');
-/** An ISO 8601 calendar duration of years/months/days, e.g. "P2Y", "P6M", "P30D". */
-export const CalendarDuration = z.string().regex(/^P(?!$)(\d+Y)?(\d+M)?(\d+D)?$/, 'ISO 8601 duration like P2Y or P30D');
 
 export const RolloverPolicy = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('none') }).describe('unused credits expire at period end'),

@@ -10,6 +10,8 @@ export function connect(databaseUrl: string, options: { max?: number } = {}): Sq
   return postgres(databaseUrl, {
     max: options.max ?? 10,
     onnotice: () => {},
+    // Instants cross the wire as UTC whatever the server's default zone.
+    connection: { TimeZone: 'UTC' },
     types: {
       bigint: {
         to: 20,

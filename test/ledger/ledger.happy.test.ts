@@ -97,4 +97,26 @@ describe('ledger', () => {
     const [bal] = await balances(sql, 'acc-over', at(31));
     expect(bal).toMatchObject({ ledger_balance_credits: -4, overage_credits: 4, available_credits: -4 });
   });
+
+  it('recognises a replay sent from a session in another time zone', async () => {
+    const { sql } = db;
+    await createAccount(sql, 'acc-tz');
+    await grantCredits(sql, { key: 'tz-g', accountId: 'acc-tz', creditType: 'sms', amountCredits: 10,
+      source: 'bundle', effectiveFrom: T0, expiresAt: null });
+    const first = await debit(sql, { key: 'tz-d', accountId: 'acc-tz', creditType: 'sms', amountCredits: 2, asOf: at(1) });
+    const replay = await sql.begin(async (tx) => {
+      await tx`set local timezone = 'America/New_York'`;
+      const [row] = await tx`select cf_debit('tz-d', 'acc-tz', 'sms', 2, ${at(1)}, 'debit', null, '{}') as r`;
+      return row!.r;
+    });
+    expect(replay).toEqual({ ...first, duplicate: true });
+  });
+
+  it('a refused debit on a credit type never granted creates no balance row', async () => {
+    const { sql } = db;
+    await createAccount(sql, 'acc-none');
+    const r = await debit(sql, { key: 'none-1', accountId: 'acc-none', creditType: 'sms', amountCredits: 1, asOf: at(1) });
+    expect(r).toMatchObject({ status: 'refused', code: 'insufficient_credits', available_credits: 0 });
+    expect(await sql`select 1 from balances where account_id = 'acc-none'`).toHaveLength(0);
+  });
 });

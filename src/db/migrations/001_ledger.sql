@@ -39,6 +39,8 @@ create index operations_created on operations (created_at);
 
 create table grants (
   id                uuid primary key default gen_random_uuid(),
+  -- Creation order, strict even inside one transaction (created_at is the transaction's now()): the last tiebreak.
+  seq               bigint generated always as identity unique,
   account_id        text not null references accounts(id),
   credit_type       text not null,
   amount_credits    bigint not null check (amount_credits > 0),
@@ -59,7 +61,7 @@ create table grants (
   created_at        timestamptz not null default now(),
   check (expires_at is null or expires_at > effective_from)
 );
-create index grants_drawable on grants (account_id, credit_type, priority, expires_at, source_rank, created_at)
+create index grants_drawable on grants (account_id, credit_type, priority, expires_at, source_rank, seq)
   where remaining_credits > 0;
 create index grants_subscription on grants (subscription_id);
 

@@ -3,6 +3,11 @@
 -- now(): usage carries its own timestamp, workflows act at workflow time. Spendability is decided here, from
 -- effective_from/expires_at against p_as_of, never from whether an expiry timer has fired.
 
+-- Instants in stored requests are written in UTC whatever the session's TimeZone, so a replay from a connection
+-- set to another zone is recognised as the same request.
+create function cf_utc(p timestamptz) returns jsonb
+language sql immutable as $$ select to_jsonb(p at time zone 'UTC') $$;
+
 -- Claims an idempotency key. Returns null when the key is new (caller proceeds), else the stored result
 -- (with "duplicate": true) or raises 'idempotency_conflict' when the same key came with another request.
 create function cf_claim(p_key text, p_account text, p_kind text, p_request jsonb) returns jsonb
@@ -76,7 +81,9 @@ declare
   v_prior jsonb;
   v_grant grants;
   v_request jsonb := jsonb_build_object('credit_type', p_credit_type, 'amount_credits', p_amount,
-    'source', p_source, 'effective_from', p_effective_from, 'expires_at', p_expires_at);
+    'source', p_source, 'priority', p_priority, 'effective_from', cf_utc(p_effective_from),
+    'expires_at', cf_utc(p_expires_at), 'subscription_id', p_subscription, 'bundle_id', p_bundle,
+    'invoice_id', p_invoice);
 begin
   v_prior := cf_claim(p_key, p_account, 'grant', v_request);
   if v_prior is not null then return v_prior; end if;
@@ -119,14 +126,20 @@ declare
   v_t bigint;
   g record;
   v_request jsonb := jsonb_build_object('credit_type', p_credit_type, 'amount_credits', p_amount,
-    'as_of', p_as_of, 'hold_id', p_hold);
+    'as_of', cf_utc(p_as_of), 'hold_id', p_hold);
 begin
   if p_amount <= 0 then
     raise exception using errcode = 'P0001', message = 'invalid_amount';
   end if;
   v_prior := cf_claim(p_key, p_account, p_kind, v_request);
   if v_prior is not null then return v_prior; end if;
-  v_bal := cf_lock_balance(p_account, p_credit_type);
+  -- No balance row means nothing was ever granted nor overage allowed: refuse without creating one.
+  select * into v_bal from balances where account_id = p_account and credit_type = p_credit_type for update;
+  if not found then
+    delete from operations where idempotency_key = p_key;
+    return jsonb_build_object('status', 'refused', 'code', 'insufficient_credits',
+      'available_credits', 0, 'requested_credits', p_amount, 'duplicate', false);
+  end if;
 
   if p_hold is not null then
     select * into v_hold from holds where id = p_hold and account_id = p_account and credit_type = p_credit_type
@@ -155,7 +168,7 @@ begin
     select id, remaining_credits from grants
     where account_id = p_account and credit_type = p_credit_type and remaining_credits > 0
       and effective_from <= p_as_of and (expires_at is null or expires_at > p_as_of)
-    order by priority, expires_at nulls last, source_rank, created_at, id
+    order by priority, expires_at nulls last, source_rank, seq
     for update
   loop
     exit when v_left = 0;
@@ -209,7 +222,7 @@ begin
   if not found then
     raise exception using errcode = 'P0001', message = 'grant_not_found';
   end if;
-  v_prior := cf_claim(p_key, v_grant.account_id, 'expiry', jsonb_build_object('grant_id', p_grant, 'as_of', p_as_of));
+  v_prior := cf_claim(p_key, v_grant.account_id, 'expiry', jsonb_build_object('grant_id', p_grant, 'as_of', cf_utc(p_as_of)));
   if v_prior is not null then return v_prior; end if;
   perform cf_lock_balance(v_grant.account_id, v_grant.credit_type);
   select * into v_grant from grants where id = p_grant for update;
@@ -240,7 +253,8 @@ begin
   if not found then
     raise exception using errcode = 'P0001', message = 'grant_not_found';
   end if;
-  v_prior := cf_claim(p_key, v_grant.account_id, p_kind, jsonb_build_object('grant_id', p_grant, 'as_of', p_as_of));
+  v_prior := cf_claim(p_key, v_grant.account_id, 'close_' || p_kind,
+    jsonb_build_object('grant_id', p_grant, 'as_of', cf_utc(p_as_of)));
   if v_prior is not null then return v_prior; end if;
   perform cf_lock_balance(v_grant.account_id, v_grant.credit_type);
   select * into v_grant from grants where id = p_grant for update;
@@ -268,7 +282,7 @@ begin
     raise exception using errcode = 'P0001', message = 'grant_not_found';
   end if;
   v_prior := cf_claim(p_key, v_grant.account_id, 'expiry_extension',
-    jsonb_build_object('grant_id', p_grant, 'expires_at', p_new_expires_at));
+    jsonb_build_object('grant_id', p_grant, 'expires_at', cf_utc(p_new_expires_at)));
   if v_prior is not null then return v_prior; end if;
   perform cf_lock_balance(v_grant.account_id, v_grant.credit_type);
   select * into v_grant from grants where id = p_grant for update;
