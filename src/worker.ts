@@ -1,6 +1,7 @@
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
 import { join } from 'node:path';
 import { createActivities } from './activities';
+import { createWebhookActivities, type WebhookServiceDeps } from './webhooks';
 import type { Catalog } from './catalog/schema';
 import type { Sql } from './db/client';
 import { createPostgresInvoicePayments } from './payments/postgres-invoices';
@@ -18,12 +19,17 @@ export interface CreditflowWorkerOptions {
   payments?: PaymentPort;
   /** A prebuilt workflow bundle (tests build it once per run); otherwise the worker bundles WORKFLOWS_PATH. */
   workflowBundle?: { code: string } | { codePath: string };
+  /** Webhook delivery settings (tests point fetch/timeouts at a local receiver). */
+  webhooks?: Omit<WebhookServiceDeps, 'sql'>;
   extra?: Partial<WorkerOptions>;
 }
 
 /** A worker running subscription workflows, with activities made from their dependencies. */
 export async function createCreditflowWorker(o: CreditflowWorkerOptions): Promise<Worker> {
-  const activities = createActivities({ sql: o.sql, payments: o.payments ?? createPostgresInvoicePayments(o.sql), catalog: o.catalog });
+  const activities = {
+    ...createActivities({ sql: o.sql, payments: o.payments ?? createPostgresInvoicePayments(o.sql), catalog: o.catalog }),
+    ...createWebhookActivities({ sql: o.sql, ...o.webhooks }),
+  };
   return Worker.create({
     connection: o.connection,
     namespace: o.namespace ?? 'default',

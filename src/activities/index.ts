@@ -127,6 +127,21 @@ export function createActivities({ sql, payments, catalog }: ActivityDeps) {
       return { grants, rolled_over, expired };
     },
 
+    /** What an alert needs to say about a balance at an instant. */
+    async balanceFacts(input: { account_id: string; credit_type: string; as_of_ms: number }):
+      Promise<{ available_credits: number; overage_allowed: boolean; overage_credits: number }> {
+      const [row] = await sql<{ available_credits: number; overage_allowed: boolean; overage_credits: number }[]>`
+        select cf_available(${input.account_id}, ${input.credit_type}, ${new Date(input.as_of_ms)}) as available_credits,
+               coalesce(b.overage_allowed, false) as overage_allowed, coalesce(b.overage_credits, 0) as overage_credits
+        from (select 1) one left join balances b on b.account_id = ${input.account_id} and b.credit_type = ${input.credit_type}`;
+      return row!;
+    },
+
+    async grantRemaining(input: { grant_id: string }): Promise<number> {
+      const [row] = await sql<{ remaining_credits: number }[]>`select remaining_credits from grants where id = ${input.grant_id}`;
+      return row?.remaining_credits ?? 0;
+    },
+
     /** Closes plan credits before their period ends (cancel now). Bundles are the customer's and stay. */
     async closePlanGrants(input: { subscription_id: string; grant_ids: string[]; as_of_ms: number; reason: string }) {
       let closed_credits = 0;

@@ -1,7 +1,7 @@
 import type { Bundle, Catalog, Plan } from '../catalog/schema';
 import type {
   AlertSettings, AutoRepurchaseSettings, KnownGrant, Period, Purchase, Refusal, SubscriptionStatus,
-  SubscriptionTerms, SubscriptionView,
+  SubscriptionTerms, SubscriptionView, ThresholdCrossing,
 } from './messages';
 
 /**
@@ -29,7 +29,33 @@ export interface SubscriptionSnapshot {
   /** [request_id, answer, request fingerprint]: a retried request gets the same answer in any later run. */
   answered: [string, unknown, string][];
   generation: number;
+  /** Added with alerts (patch 'alerts-v2'); absent in snapshots of earlier runs. */
+  alert_state?: AlertState;
 }
+
+export interface AlertState {
+  /** Credit type → the lowest threshold crossed and not yet recovered from. */
+  low: Record<string, number>;
+  /** Crossings received but not yet acted on (signals are queued; the main loop acts under the lock). */
+  queued: ThresholdCrossing[];
+  /** Crossing ids already acted on: however often a crossing is signalled, it is acted on once. */
+  handled: number[];
+  /** Grant ids already warned about their expiry. */
+  expiring_notified: string[];
+  /** Auto-repurchase guardrails count per calendar month in the account's time zone. */
+  month: { key: string; purchases: number; spend_minor: number };
+}
+
+const HANDLED_KEPT = 1_000;
+
+/** "2026-11" for an instant, in the account's zone (Intl is deterministic given the same tz data). */
+export function monthKey(ms: number, time_zone: string): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: time_zone, year: 'numeric', month: '2-digit' }).format(ms).slice(0, 7);
+}
+
+export type AutoRepurchaseDecision =
+  | { buy: Bundle }
+  | { skip: 'disabled' | 'paused' | 'other_credit_type' | 'not_trigger' | 'max_purchases' | 'max_spend' | 'not_eligible' };
 
 export const PAST_DUE_RETRY_DELAYS_MS = [1, 2, 4].map((days) => days * 24 * 3_600_000);
 const ANSWERS_KEPT = 1_000;
@@ -54,6 +80,11 @@ export class SubscriptionState {
 
   static restore(snapshot: SubscriptionSnapshot): SubscriptionState {
     return new SubscriptionState({ ...snapshot, generation: snapshot.generation + 1 });
+  }
+
+  private get alertState(): AlertState {
+    this.s.alert_state ??= { low: {}, queued: [], handled: [], expiring_notified: [], month: { key: '', purchases: 0, spend_minor: 0 } };
+    return this.s.alert_state;
   }
 
   snapshot(): SubscriptionSnapshot {
@@ -196,7 +227,146 @@ export class SubscriptionState {
         candidates.push(g.expires_at_ms);
       }
     }
+    if (this.s.alert_state) {
+      for (const g of this.expiringSoonCandidates()) candidates.push(g.expires_at_ms! - this.s.alerts.expiring_soon_notice_ms);
+    }
     return candidates.length ? Math.min(...candidates) : null;
+  }
+
+  // --- alerts and auto-repurchase (patch 'alerts-v2') -----------------------------------------------------
+  private expiringSoonCandidates(): KnownGrant[] {
+    const notified = new Set(this.alertState.expiring_notified);
+    return this.s.grants.filter((g) => !g.expired && g.source !== 'plan_allotment' && g.source !== 'rollover'
+      && g.expires_at_ms !== null && !notified.has(g.grant_id));
+  }
+
+  /** Bundles (and dated adjustments) whose expiry notice is due. */
+  expiringSoonDue(now_ms: number): KnownGrant[] {
+    return this.expiringSoonCandidates().filter((g) => g.expires_at_ms! - this.s.alerts.expiring_soon_notice_ms <= now_ms);
+  }
+
+  expiringNotified(grant_id: string): void {
+    this.alertState.expiring_notified.push(grant_id);
+  }
+
+  /**
+   * Thresholds in absolute credits per credit type, as the debit SQL needs them: each alert (credits, or a
+   * percentage of the plan's allotment, rounded down), the auto-repurchase trigger, and 0 to detect depletion.
+   */
+  resolvedThresholds(): Record<string, number[]> {
+    const out: Record<string, number[]> = {};
+    const add = (ct: string, credits: number) => { (out[ct] ??= []).includes(credits) || out[ct]!.push(credits); };
+    for (const ct of Object.keys(this.s.plan.allotments)) add(ct, 0);
+    for (const t of this.s.alerts.thresholds) {
+      const credits = t.credits ?? Math.floor(((this.s.plan.allotments[t.credit_type] ?? 0) * (t.percent_of_allotment ?? 0)) / 100);
+      add(t.credit_type, 0);
+      add(t.credit_type, credits);
+    }
+    const auto = this.s.auto_repurchase;
+    const bundle = auto.enabled ? this.s.catalog.bundles.find((b) => b.id === auto.bundle_id) : undefined;
+    if (bundle) {
+      add(bundle.credit_type, 0);
+      add(bundle.credit_type, auto.trigger_below_credits);
+    }
+    for (const list of Object.values(out)) list.sort((a, b) => b - a);
+    return out;
+  }
+
+  refuseAlerts(alerts: AlertSettings): Refusal | null {
+    const types = new Set(this.s.catalog.credit_types.map((t) => t.id));
+    for (const t of alerts.thresholds) {
+      if (!types.has(t.credit_type)) return 'invalid_settings';
+      if ((t.credits === undefined) === (t.percent_of_allotment === undefined)) return 'invalid_settings';
+      if (t.percent_of_allotment !== undefined && !this.s.plan.allotments[t.credit_type]) return 'invalid_settings';
+    }
+    return null;
+  }
+
+  setAlerts(alerts: AlertSettings): void {
+    this.s.alerts = alerts;
+    void this.alertState;
+  }
+
+  refuseAutoRepurchase(settings: Omit<AutoRepurchaseSettings, 'paused'>): { refusal: Refusal; message: string } | null {
+    if (!settings.enabled) return null;
+    if (!settings.bundle_id) return { refusal: 'invalid_settings', message: 'auto-repurchase needs a bundle_id' };
+    const check = this.checkBundle(settings.bundle_id);
+    return 'refusal' in check ? check : null;
+  }
+
+  setAutoRepurchase(settings: Omit<AutoRepurchaseSettings, 'paused'>): void {
+    this.s.auto_repurchase = { ...settings, paused: this.s.auto_repurchase.paused };
+    void this.alertState;
+  }
+
+  refuseResumeAutoRepurchase(): Refusal | null {
+    return this.s.auto_repurchase.paused ? null : 'invalid_settings';
+  }
+
+  resumeAutoRepurchase(): void {
+    this.s.auto_repurchase = { ...this.s.auto_repurchase, paused: false };
+  }
+
+  queueCrossing(c: ThresholdCrossing): void {
+    const a = this.alertState;
+    if (a.handled.includes(c.crossing_id) || a.queued.some((q) => q.crossing_id === c.crossing_id)) return;
+    a.queued.push(c);
+  }
+
+  /** The next crossing to act on, marked handled as it is taken (a repeated signal finds it handled). */
+  takeCrossing(): ThresholdCrossing | null {
+    const a = this.alertState;
+    const c = a.queued.shift();
+    if (!c) return null;
+    a.handled.push(c.crossing_id);
+    if (a.handled.length > HANDLED_KEPT) a.handled.splice(0, a.handled.length - HANDLED_KEPT);
+    if (a.low[c.credit_type] === undefined || c.threshold_credits < a.low[c.credit_type]!) a.low[c.credit_type] = c.threshold_credits;
+    return c;
+  }
+
+  hasQueuedCrossings(): boolean {
+    return (this.s.alert_state?.queued.length ?? 0) > 0;
+  }
+
+  /** Credit types marked low whose balance should be re-checked after credits arrive. */
+  lowCreditTypes(): [string, number][] {
+    return Object.entries(this.alertState.low);
+  }
+
+  recovered(credit_type: string): void {
+    delete this.alertState.low[credit_type];
+  }
+
+  /** Whether this crossing buys a bundle: only the trigger's own crossing, within this month's guardrails. */
+  autoRepurchaseFor(c: ThresholdCrossing, now_ms: number): AutoRepurchaseDecision {
+    const auto = this.s.auto_repurchase;
+    if (!auto.enabled || !auto.bundle_id) return { skip: 'disabled' };
+    if (auto.paused) return { skip: 'paused' };
+    const check = this.checkBundle(auto.bundle_id);
+    if ('refusal' in check) return { skip: 'not_eligible' };
+    if (check.bundle.credit_type !== c.credit_type) return { skip: 'other_credit_type' };
+    if (c.threshold_credits !== auto.trigger_below_credits) return { skip: 'not_trigger' };
+    const month = this.currentMonth(now_ms);
+    if (month.purchases >= auto.max_purchases_per_month) return { skip: 'max_purchases' };
+    if (month.spend_minor + check.bundle.price_minor > auto.max_spend_minor_per_month) return { skip: 'max_spend' };
+    return { buy: check.bundle };
+  }
+
+  private currentMonth(now_ms: number): AlertState['month'] {
+    const a = this.alertState;
+    const key = monthKey(now_ms, this.s.account.time_zone);
+    if (a.month.key !== key) a.month = { key, purchases: 0, spend_minor: 0 };
+    return a.month;
+  }
+
+  autoPurchased(now_ms: number, price_minor: number): void {
+    const month = this.currentMonth(now_ms);
+    month.purchases += 1;
+    month.spend_minor += price_minor;
+  }
+
+  autoPurchaseFailed(): void {
+    this.s.auto_repurchase = { ...this.s.auto_repurchase, paused: true };
   }
 
   /** Ended for good once no grant of its own is left to expire. */
