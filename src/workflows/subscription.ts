@@ -79,8 +79,11 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     return state.view();
   });
 
-  setHandler(activateUpdate, async (asked): Promise<ActivateResult> => {
-    await condition(() => state !== null && state.status !== 'pending');
+  // Answers only once activation has finished all its effects (charge, grants, thresholds, the recorded row).
+  let activationDone = input.snapshot !== undefined;
+  setHandler(activateUpdate, async (): Promise<ActivateResult> => {
+    // Runs from before this patch answered as soon as the status moved (before the row was recorded).
+    await condition(() => (v2 ? activationDone : state !== null && state.status !== 'pending'));
     const view = st().view();
     return st().status === 'payment_failed'
       ? { outcome: 'payment_failed', reason: 'the first charge was declined', view }
@@ -265,6 +268,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
 
   if (!state) {
     await lock.run(activate);
+    activationDone = true;
   }
 
   async function activate(): Promise<void> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { simulatePaymentFailures } from '../../src/payments/postgres-invoices';
+import { PLAN_ID } from '../../src/workflows/search-attributes';
 import { expectNoWrites, expectProblem, idem, useApi } from '../support/api';
 
 // End to end over HTTP: a real Temporal dev server and a real creditflow worker.
@@ -35,6 +36,23 @@ describe('subscriptions over HTTP', () => {
     expect(detail.status).toBe(200);
     expect(detail.body.subscription.current_period).toEqual(res.body.current_period);
     expect(detail.body.balances).toEqual([expect.objectContaining({ credit_type: 'sms', available_credits: 200 })]);
+  });
+
+  it('support finds an account\'s workflows in Temporal by search attribute', async () => {
+    await account('e2e-sa');
+    expect((await start('e2e-sub-sa', 'e2e-sa', 'sms-200')).status).toBe(201);
+    const found = async () => {
+      const rows = [];
+      for await (const wf of h.env!.client.workflow.list({ query: `CreditflowAccountId = 'e2e-sa' AND CreditflowStatus = 'active'` })) rows.push(wf);
+      return rows;
+    };
+    // Visibility is eventually consistent: poll briefly.
+    let rows = await found();
+    for (let i = 0; i < 50 && rows.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      rows = await found();
+    }
+    expect(rows.map((w) => [w.workflowId, w.typedSearchAttributes.get(PLAN_ID)])).toEqual([['subscription/e2e-sub-sa', 'sms-200']]);
   });
 
   it('starting again with the same terms answers the same subscription; other terms are a 409', async () => {
