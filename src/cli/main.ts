@@ -82,6 +82,13 @@ const COMMANDS: Record<string, Command> = {
           ? `#${v.current_period.index} ${at(v.current_period.start_ms)} → ${at(v.current_period.end_ms)}` : '-'}`,
         '',
         formatTable(b.balances, BALANCE_COLUMNS),
+        '',
+        'grants (who bought what, and when it expires)',
+        formatTable(v.grants.map((g: { expires_at_ms: number | null; expired: boolean }) => ({ ...g,
+          expires_at: g.expires_at_ms === null ? 'never' : at(g.expires_at_ms), state: g.expired ? 'expired' : 'live' })),
+        ['credit_type', 'source', 'amount_credits', 'bundle_id', 'purchased_by', 'expires_at', 'state']),
+        ...(v.purchases.length ? ['', 'purchases', formatTable(v.purchases.map((p: { at_ms: number }) => ({ ...p, at: at(p.at_ms) })),
+          ['at', 'bundle_id', 'status', 'purchased_by', 'price_minor', 'currency', 'auto', 'reason'])] : []),
       ].join('\n');
     },
   },
