@@ -41,14 +41,34 @@ export function generateApiKey(): { id: string; key: string; key_sha256: string 
 
 const BEARER = /^Bearer[ \t]+([\x21-\x7e]+)[ \t]*$/i;
 
+/**
+ * Known keys are remembered briefly: on the usage hot path the lookup would otherwise be a second round trip per
+ * request. A revocation through this process takes effect at once (forgetKeys); through another process, within
+ * KEY_CACHE_TTL_MS. Unknown keys are never cached.
+ */
+export const KEY_CACHE_TTL_MS = 2_000;
+const keyCache = new WeakMap<Sql, Map<string, { caller: Caller; until_ms: number }>>();
+
+export function forgetKeys(sql: Sql): void {
+  keyCache.delete(sql);
+}
+
 /** Resolves `Authorization: Bearer <key>` to its caller; anything else (absent, unknown, revoked) is a 401. */
 export async function authenticate(sql: Sql, authorization: string | undefined): Promise<Caller> {
   const match = authorization ? BEARER.exec(authorization) : null;
   if (!match) throw new ApiError('unauthenticated', 'send an API key as `Authorization: Bearer <key>`');
+  const hash = sha256Hex(match[1]!);
+  const cache = keyCache.get(sql) ?? keyCache.set(sql, new Map()).get(sql)!;
+  const hit = cache.get(hash);
+  if (hit && hit.until_ms > Date.now()) return hit.caller;
   const [row] = await sql<Caller[]>`
-    select id as key_id, role, label from api_keys where key_sha256 = ${sha256Hex(match[1]!)} and revoked_at is null`;
+    select id as key_id, role, label from api_keys where key_sha256 = ${hash} and revoked_at is null`;
   // One answer for unknown and revoked keys alike: a caller learns nothing about which keys once existed.
-  if (!row) throw new ApiError('unauthenticated', 'the API key is unknown or revoked');
+  if (!row) {
+    cache.delete(hash);
+    throw new ApiError('unauthenticated', 'the API key is unknown or revoked');
+  }
+  cache.set(hash, { caller: { ...row }, until_ms: Date.now() + KEY_CACHE_TTL_MS });
   return row;
 }
 
@@ -68,4 +88,5 @@ export async function bootstrapAdminKey(sql: Sql, config: Pick<Config, 'ADMIN_AP
     insert into api_keys (id, key_sha256, role, label)
     values (${BOOTSTRAP_KEY_ID}, ${sha256Hex(config.ADMIN_API_KEY)}, 'admin', 'bootstrap-admin')
     on conflict (id) do update set key_sha256 = excluded.key_sha256, role = 'admin', revoked_at = null`;
+  forgetKeys(sql);
 }

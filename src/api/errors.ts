@@ -39,9 +39,14 @@ const PROBLEMS = {
   unknown_credit_type: { status: 422, title: 'No such credit type in the catalog' },
   not_eligible: { status: 422, title: 'Not eligible' },
   insufficient_credits: { status: 422, title: 'Not enough credits' },
+  unrateable: { status: 422, title: 'The usage cannot be rated by any rate card' },
+  timestamp_outside_grace: { status: 422, title: 'The usage is older than the grace window (or in the future)' },
+  hold_exceeded: { status: 422, title: 'A commit cannot draw more than its hold' },
+  hold_not_active: { status: 409, title: 'The hold is committed, released or lapsed' },
   same_plan: { status: 422, title: 'The subscription is already on that plan' },
   currency_mismatch: { status: 422, title: 'The currency differs from the subscription’s' },
   invalid_settings: { status: 422, title: 'The settings are not valid for this subscription' },
+  report_too_large: { status: 422, title: 'The report has too many rows to answer at once; export it' },
   internal: { status: 500, title: 'Something unexpected happened' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

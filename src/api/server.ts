@@ -8,6 +8,10 @@ import { migrate } from '../db/migrate';
 import { createSubscriptionService } from '../subscriptions/service';
 import { createApp } from './app';
 import { bootstrapAdminKey } from './auth';
+import { createHoldService } from '../holds';
+import { createTemporalSignaler, createUsageService } from '../usage';
+
+const SWEEP_INTERVAL_MS = 5_000;
 
 export interface ApiServer {
   url: string;
@@ -19,14 +23,26 @@ export async function startApiServer(o: { sql: Sql; client: Client; config: Conf
   Promise<ApiServer> {
   await bootstrapAdminKey(o.sql, o.config);
   const subscriptions = createSubscriptionService({ client: o.client, sql: o.sql, taskQueue: o.config.TEMPORAL_TASK_QUEUE });
-  const app = createApp({ sql: o.sql, subscriptions, catalog: o.catalog, config: o.config });
+  const now = () => new Date();
+  // Crossings are signalled right after the debit's commit; the sweeper retries any signal that failed.
+  const usage = createUsageService({ sql: o.sql, signaler: createTemporalSignaler(o.client), now,
+    graceWindowS: o.config.USAGE_GRACE_WINDOW_S,
+    onDispatchError: (err, id) => console.warn(`threshold crossing ${id} not signalled yet: ${String(err)}`) });
+  const holds = createHoldService({ sql: o.sql, now, creditTypes: o.catalog.credit_types.map((t) => t.id),
+    dispatcher: usage.dispatcher });
+  const sweeper = usage.dispatcher.startSweeper(SWEEP_INTERVAL_MS);
+  const app = createApp({ sql: o.sql, subscriptions, catalog: o.catalog, config: o.config, usage, holds });
   const host = o.host ?? '127.0.0.1';
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(o.config.API_PORT, host, () => resolve(s));
   });
   return {
     url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${o.config.API_PORT}`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await sweeper.stop();
+      await usage.dispatcher.drain();
+    },
   };
 }
 

@@ -54,7 +54,7 @@ describe('holds over HTTP', () => {
       expectProblem(await h.call('POST', `/v1/accounts/${acc}/holds`, { key: h.keys.ingest,
         body: { credit_type: 'sms', amount_credits: 1, ttl_s: 60 } }), 400, 'validation_failed'); // no Idempotency-Key
       expect(expectProblem(await h.call('POST', `/v1/holds/${id}/commit`, { key: h.keys.ingest,
-        body: { amount_credits: 9 } }), 422, 'insufficient_credits')).toMatchObject({ refusal: 'hold_exceeded', held_credits: 8 });
+        body: { amount_credits: 9 } }), 422, 'hold_exceeded')).toMatchObject({ refusal: 'hold_exceeded', held_credits: 8 });
       expectProblem(await h.call('POST', '/v1/holds/not-a-uuid/release', { key: h.keys.ingest }), 400, 'validation_failed');
       expectProblem(await h.call('POST', '/v1/holds/00000000-0000-7000-8000-000000000000/release', { key: h.keys.ingest }),
         404, 'not_found');
@@ -66,7 +66,7 @@ describe('holds over HTTP', () => {
 
     await h.call('POST', `/v1/holds/${id}/release`, { key: h.keys.ingest });
     expect(expectProblem(await h.call('POST', `/v1/holds/${id}/commit`, { key: h.keys.ingest, body: { amount_credits: 1 } }),
-      409, 'not_active')).toMatchObject({ refusal: 'hold_not_active' });
+      409, 'hold_not_active')).toMatchObject({ refusal: 'hold_not_active' });
     expect(expectProblem(await reserve(acc, 'first', { credit_type: 'sms', amount_credits: 7, ttl_s: 60 }), 409,
       'idempotency_conflict')).toMatchObject({ refusal: 'idempotency_conflict' });
   });

@@ -33,10 +33,10 @@ describe('POST /v1/usage refusals', () => {
         .toMatchObject({ refusal: 'unknown_account' });
       expect(expectProblem(await post({ ...event, credit_type: 'fax', amount_credits: 1 }), 422, 'unknown_credit_type'))
         .toMatchObject({ refusal: 'unknown_credit_type' });
-      expect(expectProblem(await post({ ...event, sms: { to_country: 'KP', text: 'hi' } }), 400, 'validation_failed'))
+      expect(expectProblem(await post({ ...event, sms: { to_country: 'KP', text: 'hi' } }), 422, 'unrateable'))
         .toMatchObject({ refusal: 'unrateable', errors: [{ in: 'body', path: ['sms'] }] });
       const old = new Date(Date.now() - 2 * 86_400_000).toISOString();
-      expect(expectProblem(await post({ ...event, amount_credits: 1, occurred_at: old }), 400, 'validation_failed'))
+      expect(expectProblem(await post({ ...event, amount_credits: 1, occurred_at: old }), 422, 'timestamp_outside_grace'))
         .toMatchObject({ refusal: 'timestamp_outside_grace', errors: [{ in: 'body', path: ['occurred_at'] }] });
     });
     expect(await traces(h.db.sql, acc)).toEqual(before);

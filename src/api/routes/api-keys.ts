@@ -1,4 +1,4 @@
-import { generateApiKey, Role } from '../auth';
+import { generateApiKey, Role, forgetKeys } from '../auth';
 import { ApiError } from '../errors';
 import type { RouteModule } from '../route';
 import { iso, isoOrNull, Timestamp } from '../schemas';
@@ -75,6 +75,7 @@ export const apiKeyRoutes: RouteModule = ({ route, deps: { sql } }) => {
         update api_keys set revoked_at = coalesce(revoked_at, now()) where id = ${params.id}
         returning id, role, label, created_at, revoked_at`;
       if (!row) throw new ApiError('not_found', `no API key ${params.id}`);
+      forgetKeys(sql);
       return { status: 200, body: keyView(row) };
     },
   });

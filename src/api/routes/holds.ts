@@ -37,10 +37,10 @@ function problemOf(r: HoldRefusal, subject: string): ApiError {
       return new ApiError('insufficient_credits', `${r.requested_credits} credits requested, ${r.available_credits} available`,
         extensions);
     case 'hold_exceeded':
-      return new ApiError('insufficient_credits', `the hold has ${r.held_credits} credits; a commit cannot draw more`,
+      return new ApiError('hold_exceeded', `the hold has ${r.held_credits} credits; a commit cannot draw more`,
         extensions);
     case 'hold_not_active':
-      return new ApiError('not_active', `hold ${subject} is ${r.hold_status ?? 'no longer active'}`, extensions);
+      return new ApiError('hold_not_active', `hold ${subject} is ${r.hold_status ?? 'no longer active'}`, extensions);
     case 'idempotency_conflict':
       return new ApiError('idempotency_conflict', 'this key was used for another request', extensions);
   }
@@ -83,7 +83,7 @@ export const holdRoutes: RouteModule = ({ route, deps }) => {
     roles: WRITERS,
     request: { params: HoldIdParams, body: HoldCommitInput },
     responses: { 200: { description: 'committed', schema: Committed } },
-    problems: ['not_found', 'not_active', 'insufficient_credits', 'idempotency_conflict'],
+    problems: ['not_found', 'hold_not_active', 'hold_exceeded', 'insufficient_credits', 'idempotency_conflict'],
     async handler({ params, body }) {
       const r = await holds.commit(params.id, body);
       if (r.status === 'refused') throw problemOf(r, params.id);
@@ -99,7 +99,7 @@ export const holdRoutes: RouteModule = ({ route, deps }) => {
     roles: WRITERS,
     request: { params: HoldIdParams },
     responses: { 200: { description: 'released', schema: Released } },
-    problems: ['not_found', 'not_active'],
+    problems: ['not_found', 'hold_not_active'],
     async handler({ params }) {
       const r = await holds.release(params.id);
       if (r.status === 'refused') throw problemOf(r, params.id);

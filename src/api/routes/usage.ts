@@ -68,7 +68,8 @@ function problemOf(r: Refused, event: UsageEvent): ApiError {
       const path = r.code === 'timestamp_outside_grace' ? ['occurred_at'] : r.code === 'unrateable' ? [measure] : [];
       const errors = r.issues?.map((i) => ({ in: 'body' as const, path: i.path.split('.'), message: i.message, code: 'custom' }))
         ?? [{ in: 'body' as const, path, message: r.message, code: r.code }];
-      return new ApiError('validation_failed', `${['body', ...path].join('.')}: ${r.message}`, { ...extensions, errors });
+      const code = r.code === 'invalid_event' ? 'validation_failed' : r.code;
+      return new ApiError(code, `${['body', ...path].join('.')}: ${r.message}`, { ...extensions, errors });
     }
   }
 }
@@ -85,14 +86,14 @@ export const usageRoutes: RouteModule = ({ route, router, deps }) => {
     description: 'Rates the event (SMS segments by destination, call minutes, or stated credits) by the rate card in '
       + 'effect at `occurred_at` and draws the credits as of then, in one transaction. `event_id` makes it happen '
       + 'once: a resend answers 200 with the original result. A refusal writes nothing; its problem carries the '
-      + 'usage refusal code as `refusal` (timestamp_outside_grace and unrateable are answered as validation_failed).',
+      + 'usage refusal code as `refusal` (an invalid event is answered as validation_failed).',
     roles: ROLES,
     request: { body: UsageEventSchema },
     responses: {
       201: { description: 'drawn', schema: Accepted },
       200: { description: 'this event_id was already answered', schema: Duplicate },
     },
-    problems: ['not_found', 'insufficient_credits', 'unknown_credit_type'],
+    problems: ['not_found', 'insufficient_credits', 'unknown_credit_type', 'unrateable', 'timestamp_outside_grace'],
     async handler({ body }) {
       const r = await usage.ingestOne(body);
       if (r.status === 'refused') throw problemOf(r, body);
