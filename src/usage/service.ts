@@ -15,6 +15,8 @@ export interface UsageServiceDeps {
   /** Default: the shipped rate cards (catalog/rate-cards.json). */
   rater?: Rater;
   onDispatchError?: (err: unknown, crossingId: number) => void;
+  /** How many group-commit writes of single events may be in flight at once (default 4). */
+  maxConcurrentWrites?: number;
 }
 
 export interface UsageService {
@@ -123,22 +125,47 @@ export function createUsageService(deps: UsageServiceDeps): UsageService {
     return { ...db, event_id: row.event_id } as UsageResult;
   }
 
-  /** One round trip and one transaction for the whole batch. */
+  /** One round trip and one transaction for any number of prepared rows. */
+  async function writeRows(rows: readonly IngestRow[]): Promise<UsageResult[]> {
+    const answers = await withRetry(() => sql<{ i: number; result: DbAnswer }[]>`
+      select i, result from cf_ingest_usage(${sql.json(rows as never)})`);
+    const crossings: RecordedCrossing[] = [];
+    const results: UsageResult[] = new Array(rows.length);
+    for (const { i, result } of answers) results[i] = answer(rows[i]!, result, crossings);
+    dispatcher.notify(crossings);
+    return results;
+  }
+
   async function ingestMany(inputs: readonly unknown[]): Promise<UsageResult[]> {
     const receivedAt = now();
     const prepared = inputs.map((input) => prepare(input, receivedAt));
     const results: (UsageResult | undefined)[] = prepared.map((p) => ('result' in p ? p.result : undefined));
     const sent = prepared.flatMap((p, index) => ('row' in p ? [{ index, row: p.row }] : []));
     if (sent.length === 0) return results as UsageResult[];
-    const rows = await withRetry(() => sql<{ i: number; result: DbAnswer }[]>`
-      select i, result from cf_ingest_usage(${sql.json(sent.map((s) => s.row) as never)})`);
-    const crossings: RecordedCrossing[] = [];
-    for (const { i, result } of rows) {
-      const { index, row } = sent[i]!;
-      results[index] = answer(row, result, crossings);
-    }
-    dispatcher.notify(crossings);
+    const written = await writeRows(sent.map((x) => x.row));
+    sent.forEach(({ index }, i) => { results[index] = written[i]; });
     return results as UsageResult[];
+  }
+
+  /**
+   * Group commit for single events: while `maxFlushes` writes are in flight, new events wait and go together in
+   * the next write (one round trip, one commit, one lock per balance for all of them). An idle service writes an
+   * event at once, so batching adds no delay; under load it turns many commits into few. Same SQL, same rules as a
+   * batch: each event still gets its own answer, and one refused event does not touch the others.
+   */
+  const waiting: { row: IngestRow; resolve: (r: UsageResult) => void; reject: (e: unknown) => void }[] = [];
+  let flushing = 0;
+  const maxFlushes = deps.maxConcurrentWrites ?? 4;
+  function flush(): void {
+    if (flushing >= maxFlushes || waiting.length === 0) return;
+    const group = waiting.splice(0, MAX_BATCH_EVENTS);
+    flushing++;
+    writeRows(group.map((w) => w.row))
+      .then((results) => group.forEach((w, i) => w.resolve(results[i]!)), (err) => group.forEach((w) => w.reject(err)))
+      .finally(() => {
+        flushing--;
+        flush();
+      });
   }
 
   return {
@@ -147,15 +174,10 @@ export function createUsageService(deps: UsageServiceDeps): UsageService {
     async ingestOne(input) {
       const prepared = prepare(input, now());
       if ('result' in prepared) return prepared.result;
-      const r = prepared.row;
-      const rows = await withRetry(() => sql<{ a: DbAnswer }[]>`select cf_ingest_usage_one(${r.account_id}, ${r.event_id},
-        ${r.credit_type}, ${r.amount_credits}, ${r.rate_card_version}, ${r.rating === null ? null : sql.json(r.rating)},
-        ${r.occurred_at}, ${r.received_at}, ${r.list}, ${r.metadata === null ? null : sql.json(r.metadata as never)},
-        ${r.refusal === null ? null : sql.json(r.refusal)}) as a`);
-      const crossings: RecordedCrossing[] = [];
-      const result = answer(r, rows[0]!.a, crossings);
-      dispatcher.notify(crossings);
-      return result;
+      return new Promise<UsageResult>((resolve, reject) => {
+        waiting.push({ row: prepared.row, resolve, reject });
+        flush();
+      });
     },
 
     async ingestBatch(inputs) {
