@@ -149,4 +149,27 @@ describe('subscriptions over HTTP', () => {
     expect((await start('e2e-sub-7', 'e2e-7', 'sms-starter')).status).toBe(201);
     expectProblem(await act('e2e-sub-7', 'bundles', 'buy-x', { bundle_id: 'sms-payg-500' }, h.keys.billing), 422, 'not_eligible');
   });
+
+  it('ops set alert thresholds and auto-repurchase; the thresholds reach the balance the debit SQL checks', async () => {
+    await account('e2e-al');
+    expect((await start('e2e-sub-al', 'e2e-al', 'sms-200')).status).toBe(201);
+    const alerts = await act('e2e-sub-al', 'alerts', 'al-1', { thresholds: [{ credit_type: 'sms', percent_of_allotment: 25 }],
+      expiring_soon_notice_ms: 86_400_000 });
+    expect(alerts.status, JSON.stringify(alerts.body)).toBe(200);
+    expect(alerts.body.alerts.thresholds).toEqual([{ credit_type: 'sms', percent_of_allotment: 25 }]);
+    const auto = await act('e2e-sub-al', 'auto-repurchase', 'ar-1', { enabled: true, bundle_id: 'sms-payg-500',
+      trigger_below_credits: 10, max_purchases_per_month: 3, max_spend_minor_per_month: 10_000 });
+    expect(auto.status, JSON.stringify(auto.body)).toBe(200);
+    expect(auto.body.auto_repurchase).toMatchObject({ enabled: true, bundle_id: 'sms-payg-500', paused: false });
+    const [bal] = await h.db.sql`select alert_thresholds_credits, notify_workflow_id from balances where account_id = 'e2e-al'`;
+    expect(bal).toEqual({ alert_thresholds_credits: [50, 10, 0], notify_workflow_id: 'subscription/e2e-sub-al' });
+    // Refusals are answers with stable codes, and change nothing.
+    await expectNoWrites(h, async () => {
+      expectProblem(await act('e2e-sub-al', 'auto-repurchase', 'ar-2', { enabled: true, bundle_id: 'nope',
+        trigger_below_credits: 10, max_purchases_per_month: 3, max_spend_minor_per_month: 10_000 }), 422, 'unknown_bundle');
+      expectProblem(await act('e2e-sub-al', 'alerts', 'al-2', { thresholds: [{ credit_type: 'voice_local_min', percent_of_allotment: 10 }],
+        expiring_soon_notice_ms: 0 }), 422, 'invalid_settings');
+      expectProblem(await act('e2e-sub-al', 'auto-repurchase/resume', 'ar-3'), 422, 'invalid_settings');
+    });
+  });
 });
