@@ -2,7 +2,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import { addCalendarDuration, periodBounds } from '../calendar';
 import type { Bundle, Catalog, Plan, RolloverPolicy } from '../catalog/schema';
 import type { Sql } from '../db/client';
-import { expireGrant, extendExpiry, grantCredits, closeGrant, settleOverage } from '../ledger';
+import {
+  closeGrant, expireGrant, extendExpiry, grantCredits, IdempotencyConflictError, ledgerKey, settleOverage,
+} from '../ledger';
+import { PaymentKeyConflictError } from '../payments/port';
 import type { PaymentPort } from '../payments/port';
 import { rolloverCredits } from '../subscriptions/rollover';
 import type { KnownGrant, Period, Purchase, SubscriptionStatus, SubscriptionTerms } from '../workflows/messages';
@@ -27,7 +30,36 @@ const toMs = (d: Date | string | null): number | null => (d === null ? null : ne
  * keys derived from the subscription id and the logical step (period index, request id), which stay the same
  * across retries, replays and continue-as-new.
  */
-export function createActivities({ sql, payments, catalog }: ActivityDeps) {
+export function createActivities(deps: ActivityDeps) {
+  return failFastOnBadData(activities(deps));
+}
+
+/**
+ * Retrying cannot fix a key reused for another request or data PostgreSQL rejects (SQLSTATE classes 22 and 23):
+ * such errors become non-retryable failures, so a caller sees them at once instead of an activity retrying forever
+ * while its workflow holds its lock.
+ */
+function failFastOnBadData<T extends Record<string, (...args: never[]) => Promise<unknown>>>(fns: T): T {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(fns)) {
+    wrapped[name] = async (...args: never[]) => {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        const code = (err as { code?: unknown })?.code;
+        const badData = typeof code === 'string' && /^2[23]/.test(code);
+        if (err instanceof IdempotencyConflictError || err instanceof PaymentKeyConflictError || badData) {
+          const type = err instanceof IdempotencyConflictError ? err.code : badData ? 'BadData' : (err as Error).name;
+          throw ApplicationFailure.nonRetryable((err as Error).message, type);
+        }
+        throw err;
+      }
+    };
+  }
+  return wrapped as T;
+}
+
+function activities({ sql, payments, catalog }: ActivityDeps) {
   return {
     /** The catalog the workflow validates against until the next renewal. */
     async loadCatalog(): Promise<Catalog> {
@@ -64,6 +96,9 @@ export function createActivities({ sql, payments, catalog }: ActivityDeps) {
             overage_price_minor_per_credit = excluded.overage_price_minor_per_credit,
             notify_workflow_id = excluded.notify_workflow_id`;
       }
+      await sql`update balances set overage_allowed = false, overage_price_minor_per_credit = null
+        where account_id = ${input.account_id} and notify_workflow_id = ${input.workflow_id}
+          and credit_type <> all(${[...types]})`;
     },
 
     /** Alert thresholds resolved to absolute credits, read by the debit SQL to detect crossings. */
@@ -77,6 +112,16 @@ export function createActivities({ sql, payments, catalog }: ActivityDeps) {
           on conflict (account_id, credit_type) do update set alert_thresholds_credits = excluded.alert_thresholds_credits,
             notify_workflow_id = excluded.notify_workflow_id`;
       }
+      // A credit type dropped from the alerts stops alerting.
+      await sql`update balances set alert_thresholds_credits = '{}'
+        where account_id = ${input.account_id} and notify_workflow_id = ${input.workflow_id}
+          and credit_type <> all(${Object.keys(input.thresholds)})`;
+    },
+
+    /** An ended subscription's balances allow no more overage and tell its workflow nothing more. */
+    async releaseBalances(input: { account_id: string; workflow_id: string }): Promise<void> {
+      await sql`update balances set overage_allowed = false, alert_thresholds_credits = '{}', notify_workflow_id = null
+        where account_id = ${input.account_id} and notify_workflow_id = ${input.workflow_id}`;
     },
 
     async charge(input: { key: string; account_id: string; amount_minor: number; currency: string; description: string }) {
@@ -174,27 +219,33 @@ export function createActivities({ sql, payments, catalog }: ActivityDeps) {
       const key = `${sub}:bundle:${input.request_id}`;
       const charge = await payments.charge({ idempotency_key: `${key}:charge`, account_id: input.account_id,
         amount_minor: bundle.price_minor, currency: bundle.currency, description: `bundle ${bundle.id}` });
-      const base: Omit<Purchase, 'status' | 'grant_id' | 'reason'> = { request_id: input.request_id,
+      const base: Omit<Purchase, 'status' | 'grant_id' | 'reason'> & { at_ms: number } = { request_id: input.request_id,
         bundle_id: bundle.id, purchased_by: input.purchased_by, at_ms: input.as_of_ms, invoice_id: charge.invoice_id,
         price_minor: bundle.price_minor, currency: bundle.currency, auto: input.auto };
       if (charge.status === 'failed') {
         return { purchase: { ...base, status: 'failed', grant_id: null, reason: charge.reason }, grant: null, extended: [] };
       }
-      const expires_at_ms = bundle.validity === null ? null
-        : addCalendarDuration({ from_ms: input.as_of_ms, duration: bundle.validity, time_zone: input.time_zone });
-      const g = await grantCredits(sql, { key: `${key}:grant`, accountId: input.account_id, creditType: bundle.credit_type,
-        amountCredits: bundle.amount_credits, source: 'bundle', effectiveFrom: new Date(input.as_of_ms),
-        expiresAt: expires_at_ms === null ? null : new Date(expires_at_ms), subscriptionId: sub, bundleId: bundle.id,
-        purchasedBy: input.purchased_by, invoiceId: charge.invoice_id, metadata: { auto: input.auto } });
+      // A re-run of this purchase (same request id, later clock) finds the grant it made and goes on from it.
+      const [made] = await sql<{ id: string; effective_from: Date; expires_at: Date | null }[]>`
+        select id, effective_from, expires_at from grants where operation_key = ${`${key}:grant`}`;
+      const bought_at_ms = made ? made.effective_from.getTime() : input.as_of_ms;
+      base.at_ms = bought_at_ms;
+      const expires_at_ms = made ? toMs(made.expires_at) : bundle.validity === null ? null
+        : addCalendarDuration({ from_ms: bought_at_ms, duration: bundle.validity, time_zone: input.time_zone });
+      const g = made ? { grant_id: made.id } : await grantCredits(sql, { key: `${key}:grant`, accountId: input.account_id,
+        creditType: bundle.credit_type, amountCredits: bundle.amount_credits, source: 'bundle',
+        effectiveFrom: new Date(bought_at_ms), expiresAt: expires_at_ms === null ? null : new Date(expires_at_ms),
+        subscriptionId: sub, bundleId: bundle.id, purchasedBy: input.purchased_by, invoiceId: charge.invoice_id,
+        metadata: { auto: input.auto } });
       const extended: { grant_id: string; expires_at_ms: number }[] = [];
       if (bundle.extends_existing && expires_at_ms !== null) {
         const others = await sql<{ id: string }[]>`
           select id from grants where account_id = ${input.account_id} and credit_type = ${bundle.credit_type}
             and source = 'bundle' and id <> ${g.grant_id} and remaining_credits > 0
-            and expires_at is not null and expires_at > ${new Date(input.as_of_ms)} and expires_at < ${new Date(expires_at_ms)}
+            and expires_at is not null and expires_at > ${new Date(bought_at_ms)} and expires_at <= ${new Date(expires_at_ms)}
           order by id`;
         for (const o of others) {
-          const r = await extendExpiry(sql, `${key}:extend:${o.id}`, o.id, new Date(expires_at_ms), new Date(input.as_of_ms));
+          const r = await extendExpiry(sql, `${key}:extend:${o.id}`, o.id, new Date(expires_at_ms), new Date(bought_at_ms));
           if (r.status === 'extended') extended.push({ grant_id: o.id, expires_at_ms });
         }
       }
@@ -205,24 +256,35 @@ export function createActivities({ sql, payments, catalog }: ActivityDeps) {
       };
     },
 
-    /** Bills overage drawn under the plan's policy during the period just ended, then settles it in the ledger. */
+    /**
+     * Bills overage drawn under the plan's policy. The amount is fixed first, by settling it in the ledger under the
+     * bill's key; the charge is for exactly that settled amount. A retry finds the settlement and charges the same
+     * amount under the same key, so usage arriving meanwhile waits for the next bill instead of changing this one.
+     */
     async billOverage(input: { subscription_id: string; account_id: string; period_index: number; as_of_ms: number;
-      currency: string }): Promise<{ billed: { credit_type: string; credits: number; amount_minor: number; invoice_id: string; status: string }[] }> {
+      currency: string; final?: boolean }): Promise<{ billed: { credit_type: string; credits: number; amount_minor: number;
+        invoice_id: string; status: string }[] }> {
       const rows = await sql<{ credit_type: string; overage_credits: number; price: number | null }[]>`
         select credit_type, overage_credits, overage_price_minor_per_credit as price from balances
-        where account_id = ${input.account_id} and overage_credits > 0 order by credit_type`;
+        where account_id = ${input.account_id} order by credit_type`;
       const billed = [];
       for (const row of rows) {
-        const key = `${input.subscription_id}:overage:${input.period_index}:${row.credit_type}`;
-        const amount_minor = row.overage_credits * (row.price ?? 0);
-        const charge = await payments.charge({ idempotency_key: key, account_id: input.account_id, amount_minor,
-          currency: input.currency, description: `overage ${row.overage_credits} ${row.credit_type}` });
-        if (charge.status === 'paid') {
-          await settleOverage(sql, `${key}:settle`, input.account_id, row.credit_type, row.overage_credits,
-            new Date(input.as_of_ms), charge.invoice_id);
+        const key = ledgerKey(input.subscription_id, 'overage', input.final ? 'final' : String(input.period_index), row.credit_type);
+        const [prior] = await sql<{ credits: string; price: string | null }[]>`
+          select request ->> 'amount_credits' as credits, request ->> 'price' as price
+          from operations where idempotency_key = ${`${key}:settle`}`;
+        let credits = prior ? Number(prior.credits) : row.overage_credits;
+        if (credits <= 0) continue;
+        if (!prior) {
+          const settled = await settleOverage(sql, `${key}:settle`, input.account_id, row.credit_type, credits,
+            new Date(input.as_of_ms), key);
+          if (settled.status !== 'settled') continue;
         }
-        billed.push({ credit_type: row.credit_type, credits: row.overage_credits, amount_minor, invoice_id: charge.invoice_id,
-          status: charge.status });
+        const amount_minor = credits * (row.price ?? 0);
+        const charge = await payments.charge({ idempotency_key: key, account_id: input.account_id, amount_minor,
+          currency: input.currency, description: `overage ${credits} ${row.credit_type}` });
+        billed.push({ credit_type: row.credit_type, credits, amount_minor, invoice_id: charge.invoice_id, status: charge.status });
+        credits = 0;
       }
       return { billed };
     },
@@ -234,4 +296,4 @@ function known(grant_id: string, credit_type: string, source: KnownGrant['source
   return { grant_id, credit_type, source, amount_credits, period_index, expires_at_ms, bundle_id, purchased_by, expired: false };
 }
 
-export type Activities = ReturnType<typeof createActivities>;
+export type Activities = ReturnType<typeof activities>;

@@ -19,3 +19,8 @@ export type ChargeResult =
 export interface PaymentPort {
   charge(request: ChargeRequest): Promise<ChargeResult>;
 }
+
+/** The same idempotency key came with another amount, currency or account: a caller's bug, never retried. */
+export class PaymentKeyConflictError extends Error {
+  override readonly name = 'PaymentKeyConflictError';
+}

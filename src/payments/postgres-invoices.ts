@@ -1,5 +1,5 @@
 import type { Sql } from '../db/client';
-import type { ChargeRequest, ChargeResult, PaymentPort } from './port';
+import { PaymentKeyConflictError, type ChargeRequest, type ChargeResult, type PaymentPort } from './port';
 
 /**
  * Default adapter: records each charge as an invoice in Postgres, paid at once — unless the account has a row in
@@ -12,9 +12,18 @@ export function createPostgresInvoicePayments(sql: Sql): PaymentPort {
       return sql.begin(async (tx) => {
         // Serialise charges that share a key: the second waits, then finds the first's invoice.
         await tx`select pg_advisory_xact_lock(hashtextextended(${req.idempotency_key}, 0))`;
-        const [existing] = await tx<{ id: string; status: 'paid' | 'failed'; failure_reason: string | null }[]>`
-          select id, status, failure_reason from invoices where idempotency_key = ${req.idempotency_key}`;
-        if (existing) return toResult(existing);
+        const [existing] = await tx<{ id: string; status: 'paid' | 'failed'; failure_reason: string | null;
+          account_id: string; amount_minor: number; currency: string }[]>`
+          select id, status, failure_reason, account_id, amount_minor, currency from invoices
+          where idempotency_key = ${req.idempotency_key}`;
+        if (existing) {
+          if (existing.account_id !== req.account_id || existing.amount_minor !== req.amount_minor
+            || existing.currency !== req.currency) {
+            throw new PaymentKeyConflictError(`charge ${req.idempotency_key} was made for ${existing.amount_minor} `
+              + `${existing.currency} to ${existing.account_id}`);
+          }
+          return toResult(existing);
+        }
         let failure: string | null = null;
         if (req.amount_minor > 0) {
           const [sim] = await tx<{ remaining: number | null }[]>`

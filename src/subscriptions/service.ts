@@ -1,5 +1,7 @@
-import { ApplicationFailure, WorkflowIdConflictPolicy } from '@temporalio/common';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
+import {
+  WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client,
+} from '@temporalio/client';
 import type { Sql } from '../db/client';
 import { balances, type BalanceView } from '../ledger';
 import {
@@ -26,6 +28,8 @@ export interface SubscriptionDetail {
 
 function refusalOf(err: unknown): { refusal: Refusal | 'not_found'; message: string } | null {
   if (err instanceof WorkflowNotFoundError) return { refusal: 'not_found', message: 'no such subscription' };
+  // A closed subscription's id cannot start again: answered like an action on it (its recorded status).
+  if (err instanceof WorkflowExecutionAlreadyStartedError) return { refusal: 'not_found', message: 'subscription has ended' };
   if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
     const type = err.cause.type as Refusal | undefined;
     if (type && (REFUSALS as readonly string[]).includes(type)) return { refusal: type, message: err.cause.message };
@@ -73,10 +77,13 @@ export function createSubscriptionService({ client, sql, taskQueue }: Subscripti
           workflowId: workflowIdFor(terms.subscriptionId),
           taskQueue,
           args: [{ terms }],
+          // Running: attach to it. Ended (cancelled, ran out, first charge declined): its id is spent, because its
+          // ledger and payment keys are; a new subscription takes a new id.
           workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         });
         return handle.executeUpdate(activateUpdate, { args: [terms] });
-      });
+      }, terms.subscriptionId);
     },
     stopRenewal: (id: string, meta: RequestMeta) =>
       outcome(() => handle(id).executeUpdate(stopRenewalUpdate, { args: [meta], updateId: meta.request_id }), id),

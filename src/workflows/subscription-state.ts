@@ -17,6 +17,8 @@ export interface SubscriptionSnapshot {
   plan: Plan;
   /** The plan the current period's credits were granted under (differs from `plan` between a change and renewal). */
   period_plan?: Plan;
+  /** The period index at which `plan` began: an annual plan is charged every 12 periods from there. */
+  plan_started_index?: number;
   pending_plan_id: string | null;
   status: SubscriptionStatus;
   anchor_ms: number;
@@ -137,17 +139,24 @@ export class SubscriptionState {
   }
 
   isChargedAt(index: number): boolean {
-    return this.s.plan.billing_interval === 'monthly' || index % 12 === 0;
+    return this.s.plan.billing_interval === 'monthly' || (index - (this.s.plan_started_index ?? 0)) % 12 === 0;
   }
 
-  /** Switches to the pending plan, if any, at a renewal. */
-  takePendingPlan(): Plan | null {
+  /**
+   * Switches to the pending plan, if any, at the renewal that opens period `index`. A year already paid for is
+   * used up first: leaving an annual plan waits for its next annual boundary.
+   */
+  takePendingPlan(index: number): Plan | null {
     if (!this.s.pending_plan_id) return null;
+    const annualYearRunning = this.s.plan.billing_interval === 'annual'
+      && (index - (this.s.plan_started_index ?? 0)) % 12 !== 0;
+    if (annualYearRunning) return null;
     const next = this.s.catalog.plans.find((p) => p.id === this.s.pending_plan_id);
     this.s.pending_plan_id = null;
     if (!next) return null;
     this.s.period_plan = this.s.plan;
     this.s.plan = next;
+    this.s.plan_started_index = index;
     return next;
   }
 
@@ -277,6 +286,8 @@ export class SubscriptionState {
     for (const t of alerts.thresholds) {
       if (!types.has(t.credit_type)) return 'invalid_settings';
       if ((t.credits === undefined) === (t.percent_of_allotment === undefined)) return 'invalid_settings';
+      const pct = t.percent_of_allotment;
+      if (pct !== undefined && (!Number.isInteger(pct) || pct < 1 || pct > 100)) return 'invalid_settings';
       if (t.percent_of_allotment !== undefined && !this.s.plan.allotments[t.credit_type]) return 'invalid_settings';
     }
     return null;

@@ -27,6 +27,8 @@ const hooks = proxyActivities<WebhookActivities>(WEBHOOK_ACTIVITY_OPTIONS);
  * next run on the new one.
  */
 export const ALERTS_PATCH = 'alerts-v2';
+/** The activate update answers after every activation effect is recorded (before: as soon as the status moved). */
+export const ACTIVATION_PATCH = 'activate-after-record';
 
 export interface SubscriptionWorkflowInput {
   terms: SubscriptionTerms;
@@ -37,6 +39,7 @@ export interface SubscriptionWorkflowInput {
 }
 
 const DEFAULT_MAX_HISTORY_EVENTS = 5_000;
+const PRE_PATCH_MESSAGE = 'this run predates alert settings; they apply after its next continue-as-new';
 
 /** Serialises handlers and the main loop around their awaits, so two activities never race on one state. */
 class Lock {
@@ -61,6 +64,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
   const { terms } = input;
   const lock = new Lock();
   const v2 = patched(ALERTS_PATCH);
+  const answerAfterRecord = patched(ACTIVATION_PATCH);
   const inflight: Promise<unknown>[] = [];
   const iso = (ms: number) => new Date(ms).toISOString();
   /** Webhooks never hold up billing: they run beside it and are awaited only before the run ends or hands over. */
@@ -83,7 +87,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
   let activationDone = input.snapshot !== undefined;
   setHandler(activateUpdate, async (): Promise<ActivateResult> => {
     // Runs from before this patch answered as soon as the status moved (before the row was recorded).
-    await condition(() => (v2 ? activationDone : state !== null && state.status !== 'pending'));
+    await condition(() => (answerAfterRecord ? activationDone : state !== null && state.status !== 'pending'));
     const view = st().view();
     return st().status === 'payment_failed'
       ? { outcome: 'payment_failed', reason: 'the first charge was declined', view }
@@ -93,6 +97,10 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
       if (asked.accountId !== terms.accountId || asked.planId !== terms.planId
         || asked.subscriptionId !== terms.subscriptionId) {
         refuse('terms_conflict', `subscription ${terms.subscriptionId} exists with other terms`);
+      }
+      // Still closing after a cancel or its last period: it is over, not started again.
+      if (state && (state.status === 'cancelled' || state.status === 'ended')) {
+        refuse('not_active', `subscription ${terms.subscriptionId} is ${state.status}`);
       }
     },
   });
@@ -132,6 +140,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
       as_of_ms: now(), reason: req.reason ?? `cancelled by ${req.by}` });
     st().ended('cancelled');
     await record();
+    await releaseBalances(now());
     notify('subscription.ended', { type: 'subscription.ended', timestamp: iso(now()), data: { account_id: terms.accountId,
       subscription_id: terms.subscriptionId, plan_id: st().snapshot().plan.id, reason: 'cancelled' } });
     wake++;
@@ -162,6 +171,9 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     }),
   });
 
+  /** Runs begun before alerts existed cannot take alert settings (they get them after their next continue-as-new). */
+  const notInThisRun = (): Refusal | null => (v2 ? null : 'invalid_settings');
+
   setHandler(thresholdCrossedSignal, (c: ThresholdCrossing) => {
     if (!state || !v2) return;
     state.queueCrossing(c);
@@ -173,7 +185,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     await applyThresholds();
     wake++;
     return st().view();
-  })(), { validator: (req) => validate(req, () => st().refuseAlerts(req.alerts)) });
+  })(), { validator: (req) => validate(req, () => notInThisRun() ?? st().refuseAlerts(req.alerts)) });
 
   setHandler(setAutoRepurchaseUpdate, (req) => answered(req, async () => {
     st().setAutoRepurchase(req.auto_repurchase);
@@ -181,6 +193,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     return st().view();
   })(), {
     validator: (req) => validate(req, () => {
+      if (notInThisRun()) refuse('invalid_settings', PRE_PATCH_MESSAGE);
       const r = st().refuseAutoRepurchase(req.auto_repurchase);
       if (r) refuse(r.refusal, r.message);
       return null;
@@ -190,7 +203,16 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
   setHandler(resumeAutoRepurchaseUpdate, (req) => answered(req, async () => {
     st().resumeAutoRepurchase();
     return st().view();
-  })(), { validator: (req) => validate(req, () => st().refuseResumeAutoRepurchase()) });
+  })(), { validator: (req) => validate(req, () => notInThisRun() ?? st().refuseResumeAutoRepurchase()) });
+
+  /** An ended subscription stops allowing overage (after billing what was drawn) and stops watching thresholds. */
+  async function releaseBalances(as_of_ms: number): Promise<void> {
+    if (!v2) return;
+    const s = st().snapshot();
+    await acts.billOverage({ subscription_id: terms.subscriptionId, account_id: terms.accountId,
+      period_index: s.period?.index ?? 0, as_of_ms, currency: s.plan.currency, final: true });
+    await acts.releaseBalances({ account_id: terms.accountId, workflow_id: workflowInfo().workflowId });
+  }
 
   async function applyThresholds(): Promise<void> {
     if (!v2) return;
@@ -311,7 +333,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
       const previousPlan = ending.plan;
       await acts.billOverage({ subscription_id: terms.subscriptionId, account_id: terms.accountId,
         period_index: ending.period!.index, as_of_ms: ending.period!.end_ms, currency: previousPlan.currency });
-      const next = s.takePendingPlan();
+      const next = s.takePendingPlan(ending.period!.index + 1);
       if (next) await acts.applyPlanToBalances({ account_id: terms.accountId, plan: next, workflow_id: workflowInfo().workflowId });
       period = await acts.computePeriod({ anchor_ms: ending.anchor_ms, time_zone: ending.account.time_zone,
         index: ending.period!.index + 1 });
@@ -354,6 +376,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     }
     st().ended('ended');
     await record();
+    await releaseBalances(as_of_ms);
     notify('subscription.ended', { type: 'subscription.ended', timestamp: iso(as_of_ms), data: { account_id: terms.accountId,
       subscription_id: terms.subscriptionId, plan_id: st().snapshot().plan.id, reason } });
   }
