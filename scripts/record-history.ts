@@ -39,6 +39,8 @@ async function main(name: string): Promise<void> {
     const started = await subs.start({ subscriptionId: 'rec-sub', accountId: 'rec', planId: 'sms-1000-rollover', startedBy: 'recorder' });
     if (!started.ok || started.value.outcome !== 'active') throw new Error('start failed');
     await subs.buyBundle('rec-sub', { request_id: 'b1', by: 'recorder', bundle_id: 'sms-pack-2y-1000' });
+    await subs.setAlerts('rec-sub', { request_id: 'a1', by: 'recorder', alerts: { thresholds: [{ credit_type: 'sms',
+      percent_of_allotment: 50 }], expiring_soon_notice_ms: 7 * 86_400_000 } }).catch(() => undefined); // absent before alerts
     await subs.stopRenewal('rec-sub', { request_id: 's1', by: 'recorder' });
     await subs.resumeRenewal('rec-sub', { request_id: 'r1', by: 'recorder' });
     await subs.changePlan('rec-sub', { request_id: 'c1', by: 'recorder', plan_id: 'sms-10000' });
