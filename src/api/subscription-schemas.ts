@@ -48,7 +48,7 @@ export const PurchaseSchema = z.object({
 const Threshold = z.strictObject({
   credit_type: Id,
   credits: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
-  percent_of_allotment: z.number().gt(0).max(100).optional(),
+  percent_of_allotment: z.number().int().min(1).max(100).optional().describe('a whole percentage, 1 to 100'),
 }).refine((t) => (t.credits === undefined) !== (t.percent_of_allotment === undefined), {
   message: 'give exactly one of credits and percent_of_allotment',
 });

@@ -1,13 +1,8 @@
-/** '%' first, so an encoded ':' is never encoded again. */
-const encodePart = (part: string): string => part.replaceAll('%', '%25').replaceAll(':', '%3A');
-
 /**
- * A ledger idempotency key: its parts joined by ':', every part but the last with '%' and ':' percent-encoded, so
- * no two part lists share a key ('a:b' + 'c' and 'a' + 'b:c' would both read `x:a:b:c`). The last part needs no
- * encoding: everything after the last separator is it. The rule of `cf_usage_key` (003_usage.sql), so
- * `ledgerKey('usage', account, event_id)` is an event's key, and of hold keys (`hold:<account>:<request id>`).
- * Keys of ordinary ids (no ':' or '%' before the last part) read as they always did.
+ * An idempotency key from its parts, joined by ':', with '%' and ':' percent-encoded in every part, so no two lists
+ * of parts share a key (account 'a:b' + key 'c' and account 'a' + key 'b:c' differ). '%' first, so an encoded ':'
+ * is never encoded again.
  */
-export function ledgerKey(...parts: [string, string, ...string[]]): string {
-  return parts.map((p, i) => (i === parts.length - 1 ? p : encodePart(p))).join(':');
+export function ledgerKey(...parts: string[]): string {
+  return parts.map((p) => p.replace(/%/g, '%25').replace(/:/g, '%3A')).join(':');
 }

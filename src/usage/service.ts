@@ -151,21 +151,37 @@ export function createUsageService(deps: UsageServiceDeps): UsageService {
    * Group commit for single events: while `maxFlushes` writes are in flight, new events wait and go together in
    * the next write (one round trip, one commit, one lock per balance for all of them). An idle service writes an
    * event at once, so batching adds no delay; under load it turns many commits into few. Same SQL, same rules as a
-   * batch: each event still gets its own answer, and one refused event does not touch the others.
+   * batch: each event still gets its own answer, and one refused event does not touch the others. A write that
+   * fails (an event the database rejects) fails its whole transaction, so then the group's events run again one at
+   * a time, in order: each gets its own result or its own error, never a stranger's.
    */
-  const waiting: { row: IngestRow; resolve: (r: UsageResult) => void; reject: (e: unknown) => void }[] = [];
+  type Waiting = { row: IngestRow; resolve: (r: UsageResult) => void; reject: (e: unknown) => void };
+  const waiting: Waiting[] = [];
   let flushing = 0;
   const maxFlushes = deps.maxConcurrentWrites ?? 4;
+  async function writeGroup(group: readonly Waiting[]): Promise<void> {
+    try {
+      const results = await writeRows(group.map((w) => w.row));
+      group.forEach((w, i) => w.resolve(results[i]!));
+      return;
+    } catch (err) {
+      if (group.length === 1) {
+        group[0]!.reject(err);
+        return;
+      }
+    }
+    for (const w of group) {
+      await writeRows([w.row]).then((results) => w.resolve(results[0]!), w.reject);
+    }
+  }
   function flush(): void {
     if (flushing >= maxFlushes || waiting.length === 0) return;
     const group = waiting.splice(0, MAX_BATCH_EVENTS);
     flushing++;
-    writeRows(group.map((w) => w.row))
-      .then((results) => group.forEach((w, i) => w.resolve(results[i]!)), (err) => group.forEach((w) => w.reject(err)))
-      .finally(() => {
-        flushing--;
-        flush();
-      });
+    void writeGroup(group).finally(() => {
+      flushing--;
+      flush();
+    });
   }
 
   return {

@@ -87,6 +87,8 @@ describe('subscription reads and actions', () => {
     ['both credits and a percentage', { thresholds: [{ credit_type: 'sms', credits: 10, percent_of_allotment: 10 }], expiring_soon_notice_ms: 0 }],
     ['neither', { thresholds: [{ credit_type: 'sms' }], expiring_soon_notice_ms: 0 }],
     ['a percentage over 100', { thresholds: [{ credit_type: 'sms', percent_of_allotment: 150 }], expiring_soon_notice_ms: 0 }],
+    ['a fractional percentage', { thresholds: [{ credit_type: 'sms', percent_of_allotment: 57.5 }], expiring_soon_notice_ms: 0 }],
+    ['a zero percentage', { thresholds: [{ credit_type: 'sms', percent_of_allotment: 0 }], expiring_soon_notice_ms: 0 }],
     ['a negative notice', { thresholds: [], expiring_soon_notice_ms: -1 }],
   ])('alerts with %s → 400 validation_failed', async (_label, body) => {
     expectProblem(await post('alerts', body), 400, 'validation_failed');

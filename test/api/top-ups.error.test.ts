@@ -52,6 +52,26 @@ describe('POST /v1/accounts/{id}/top-ups rejects bad input and writes nothing', 
     });
   });
 
+  it('a NUL (U+0000) in any string of the body, keys included → 400 validation_failed naming it, nothing written', async () => {
+    await expectNoWrites(h, async () => {
+      const p = expectProblem(await topUp({ ...valid, reason: 'a\u0000b' }), 400, 'validation_failed');
+      expect(p.errors).toContainEqual(expect.objectContaining({ in: 'body', path: ['reason'] }));
+      expect(p.detail).toContain('body.reason');
+      const k = expectProblem(await topUp({ ...valid, ['x\u0000']: 1 }), 400, 'validation_failed');
+      expect(k.errors).toContainEqual(expect.objectContaining({ in: 'body', path: ['x\u0000'] }));
+    });
+  });
+
+  it('a NUL in a query or path parameter → 400 validation_failed, not a database error', async () => {
+    const entries = await h.call('GET', '/v1/accounts/acc-bad/entries?credit_type=s%00ms', { key: h.keys.ops });
+    expect(expectProblem(entries, 400, 'validation_failed').errors)
+      .toContainEqual(expect.objectContaining({ in: 'query', path: ['credit_type'] }));
+    await expectNoWrites(h, async () => {
+      const p = expectProblem(await topUp(valid, idem('k'), 'acc%00bad'), 400, 'validation_failed');
+      expect(p.errors).toContainEqual(expect.objectContaining({ in: 'params', path: ['id'] }));
+    });
+  });
+
   it('the same Idempotency-Key with another amount → 409 idempotency_conflict, the first grant alone', async () => {
     expect((await topUp(valid, idem('reused'))).status).toBe(201);
     await expectNoWrites(h, async () => {

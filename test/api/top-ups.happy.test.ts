@@ -47,6 +47,30 @@ describe('POST /v1/accounts/{id}/top-ups', () => {
     expect(a.body.grant.id).not.toBe(b.body.grant.id);
   });
 
+  it("ids holding ':' cannot collide: account a:b with key c and account a with key b:c each get their own grant", async () => {
+    await createAccount(h.db.sql, 'acc-col:b');
+    await createAccount(h.db.sql, 'acc-col');
+    const body = { credit_type: 'sms', amount_credits: 7, reason: 'collision check' };
+    const first = await h.call('POST', '/v1/accounts/acc-col:b/top-ups', { key: h.keys.ops, headers: idem('c'), body });
+    const second = await h.call('POST', '/v1/accounts/acc-col/top-ups', { key: h.keys.ops, headers: idem('b:c'), body });
+    expect([first.status, second.status]).toEqual([201, 201]);
+    expect(first.body.grant.id).not.toBe(second.body.grant.id);
+    const owners = await h.db.sql<{ id: string; account_id: string; operation_key: string }[]>`
+      select id, account_id, operation_key from grants where id in ${h.db.sql([first.body.grant.id, second.body.grant.id])}`;
+    expect(Object.fromEntries(owners.map((g) => [g.account_id, g.operation_key]))).toEqual({
+      'acc-col:b': 'topup:acc-col%3Ab:c',
+      'acc-col': 'topup:acc-col:b%3Ac',
+    });
+    for (const account of ['acc-col:b', 'acc-col']) {
+      const [bal] = await balances(h.db.sql, account, new Date());
+      expect(bal).toMatchObject({ credit_type: 'sms', available_credits: 7 });
+    }
+    // Retries still find their own grant.
+    const retry = await h.call('POST', '/v1/accounts/acc-col/top-ups', { key: h.keys.ops, headers: idem('b:c'), body });
+    expect(retry.status).toBe(200);
+    expect(retry.body.grant.id).toBe(second.body.grant.id);
+  });
+
   it('credits with an expiry stop counting when it passes', async () => {
     const expires = new Date(Date.now() + 3_600_000);
     const res = await h.call('POST', '/v1/accounts/acc-top/top-ups', { key: h.keys.ops, headers: idem('t-exp'),

@@ -19,16 +19,16 @@ describe('holds over HTTP', () => {
     expect(await availableCredits(h.db.sql, acc, 'sms', new Date())).toBe(60);
 
     const id = held.body.hold_id as string;
-    const committed = await h.call('POST', `/v1/holds/${id}/commit`, { key: h.keys.billing,
+    const committed = await h.call('POST', `/v1/holds/${id}/commit`, { key: h.keys.ingest,
       body: { amount_credits: 25, metadata: { campaign: 'spring' } } });
     expect(committed).toMatchObject({ status: 200, body: { status: 'committed', drawn_credits: 25, released_credits: 15,
       available_after_credits: 75, duplicate: false } });
-    expect((await h.call('POST', `/v1/holds/${id}/commit`, { key: h.keys.billing, body: { amount_credits: 25 } })).body)
+    expect((await h.call('POST', `/v1/holds/${id}/commit`, { key: h.keys.ingest, body: { amount_credits: 25 } })).body)
       .toMatchObject({ duplicate: true, drawn_credits: 25 });
 
     const got = await h.call('GET', `/v1/holds/${id}`, { key: h.keys.support });
     expect(got).toMatchObject({ status: 200, body: { hold_id: id, status: 'committed', amount_credits: 40 } });
-    const list = await h.call('GET', `/v1/accounts/${acc}/holds`, { key: h.keys.support });
+    const list = await h.call('GET', `/v1/accounts/${acc}/holds`, { key: h.keys.ops });
     expect(list.body.holds).toHaveLength(1);
   });
 

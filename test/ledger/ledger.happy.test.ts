@@ -56,6 +56,20 @@ describe('ledger', () => {
     expect(bal!.available_credits).toBe(7);
   });
 
+  it("a key claimed for one account is a conflict for any other, so no account gets another's answer", async () => {
+    const { sql } = db;
+    await createAccount(sql, 'acc-own');
+    await createAccount(sql, 'acc-other');
+    const grant = (accountId: string) => grantCredits(sql, { key: 'own-1', accountId, creditType: 'sms',
+      amountCredits: 10, source: 'adjustment', effectiveFrom: T0, expiresAt: null });
+    const first = await grant('acc-own');
+    await expect(grant('acc-other')).rejects.toBeInstanceOf(IdempotencyConflictError);
+    await expect(sql`select cf_claim('own-1', 'acc-other', 'grant', '{}'::jsonb)`)
+      .rejects.toMatchObject({ code: 'P0001', message: 'idempotency_conflict' });
+    expect(await grant('acc-own')).toEqual({ ...first, duplicate: true });
+    expect(await balances(sql, 'acc-other', at(1))).toEqual([]);
+  });
+
   it('a refused debit leaves no trace, so the same event can succeed after a top-up', async () => {
     const { sql } = db;
     await createAccount(sql, 'acc-refuse');

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { grantCredits } from '../../src/ledger';
+import { createRater, loadRateCards, type Rater } from '../../src/rating';
 import { createUsageService, type UsageService } from '../../src/usage';
 import { useTestDatabase, type TestDatabase } from '../support/db';
 import { availableCredits, minutes, noSignalsExpected, seedAccount, T0, testClock, traces } from './harness';
@@ -114,5 +115,41 @@ describe('usage refusals', () => {
 
   it('refuses a batch beyond 1000 events as a whole', async () => {
     await expect(usage.ingestBatch(Array.from({ length: 1001 }, () => ({})))).rejects.toBeInstanceOf(RangeError);
+  });
+
+  it('a single event the database rejects fails alone, never the others written in the same group', async () => {
+    const { sql } = db;
+    // A rater that, for 13 stated credits, answers an amount no bigint can hold: cf_ingest_usage fails the whole
+    // call (22P02) for any write that carries the event.
+    const real = createRater(loadRateCards());
+    const rater: Rater = {
+      cardAt: (at) => real.cardAt(at),
+      rate(event, version) {
+        const r = real.rate(event, version);
+        return r.ok && event.amount_credits === 13 ? { ...r, amount_credits: 1.5 } : r;
+      },
+    };
+    // One write at a time: the first event is written at once, alone; the next two wait and share the next write.
+    const grouped = createUsageService({ sql, signaler: noSignalsExpected, graceWindowS: GRACE_S, now: clock.now, rater,
+      maxConcurrentWrites: 1 });
+    const acc = await seedAccount(sql, 'group-poison', { sms: 100 });
+    const event = (event_id: string, amount_credits: number) =>
+      ({ event_id, account_id: acc, credit_type: 'sms', amount_credits });
+    const [first, poison, good, after] = await Promise.allSettled([
+      grouped.ingestOne(event('first', 1)),
+      grouped.ingestOne(event('poison', 13)),
+      grouped.ingestOne(event('good', 2)),
+      grouped.ingestOne(event('after', 3)),
+    ]);
+    expect(poison).toMatchObject({ status: 'rejected', reason: { code: '22P02' } });
+    for (const [r, id] of [[first, 'first'], [good, 'good'], [after, 'after']] as const) {
+      expect(r).toMatchObject({ status: 'fulfilled', value: { status: 'accepted', event_id: id } });
+    }
+    expect(await traces(sql, acc)).toMatchObject({ usage_events: 3 });
+    expect(await availableCredits(sql, acc, 'sms', T0)).toBe(100 - 1 - 2 - 3);
+    // Nothing of the poison was kept: the event is still new.
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from operations where account_id = ${acc}
+      and idempotency_key like '%:poison'`;
+    expect(row!.n).toBe(0);
   });
 });

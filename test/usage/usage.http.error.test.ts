@@ -45,6 +45,34 @@ describe('POST /v1/usage refusals', () => {
   });
 });
 
+describe('NUL (U+0000), which PostgreSQL cannot store', () => {
+  it('in a single event\'s metadata → 400 validation_failed naming it, nothing written', async () => {
+    const acc = await seedAccount(h.db.sql, 'http-nul', { sms: 10 });
+    const event = { event_id: 'nul-1', account_id: acc, credit_type: 'sms', amount_credits: 1 };
+    await expectNoWrites(h, async () => {
+      const p = expectProblem(await post({ ...event, metadata: { campaign: 'a\u0000b' } }), 400, 'validation_failed');
+      expect(p.errors).toContainEqual(expect.objectContaining({ in: 'body', path: ['metadata', 'campaign'] }));
+      const k = expectProblem(await post({ ...event, metadata: { ['c\u0000']: 'x' } }), 400, 'validation_failed');
+      expect(k.errors).toContainEqual(expect.objectContaining({ in: 'body', path: ['metadata', 'c\u0000'] }));
+    });
+    // The same event without it goes through: nothing of the refused one was kept.
+    expect((await post({ ...event, metadata: { campaign: 'ab' } })).status).toBe(201);
+  });
+
+  it('in one event of a batch → the whole batch is 400 validation_failed naming it, nothing written', async () => {
+    const acc = await seedAccount(h.db.sql, 'http-nul-batch', { sms: 10 });
+    const events = [
+      { event_id: 'b-ok', account_id: acc, credit_type: 'sms', amount_credits: 1 },
+      { event_id: 'b-nul', account_id: acc, credit_type: 'sms', amount_credits: 1, metadata: { note: '\u0000' } },
+    ];
+    await expectNoWrites(h, async () => {
+      const p = expectProblem(await post({ events }, '/v1/usage/batch'), 400, 'validation_failed');
+      expect(p.errors).toEqual([expect.objectContaining({ in: 'body', path: ['events', 1, 'metadata', 'note'] })]);
+    });
+    expect(await traces(h.db.sql, acc)).toMatchObject({ usage_events: 0 });
+  });
+});
+
 describe('POST /v1/usage/batch refusals', () => {
   it('refuses a batch that is not a list of 1 to 1000 events, as a whole', async () => {
     await expectNoWrites(h, async () => {

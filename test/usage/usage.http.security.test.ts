@@ -18,8 +18,9 @@ interface RouteCase {
 }
 
 const USAGE_WRITERS: Role[] = ['ingest'];
-const HOLD_WRITERS: Role[] = ['ingest', 'billing'];
-const HOLD_READERS: Role[] = ['ingest', 'billing', 'support'];
+const HOLD_WRITERS: Role[] = ['ingest'];
+// Every read role (src/api/README.md), and the sender that makes holds.
+const HOLD_READERS: Role[] = ['ingest', 'billing', 'ops', 'support'];
 
 const ROUTES: RouteCase[] = [
   { method: 'post', path: '/v1/usage', allowed: USAGE_WRITERS, allowedStatus: 201,

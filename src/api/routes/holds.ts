@@ -16,8 +16,10 @@ declare module '../route' {
   }
 }
 
-const WRITERS: readonly Role[] = ['ingest', 'billing'];
-const READERS: readonly Role[] = ['ingest', 'billing', 'support'];
+/** Holds draw credits like usage does: the sender reserves for its scheduled sends, no one else. */
+const WRITERS: readonly Role[] = ['ingest'];
+/** Every read role (src/api/README.md's table), and the sender that made them. */
+const READERS: readonly Role[] = ['ingest', 'billing', 'ops', 'support'];
 
 // src/holds/schema.ts may be loaded before zod is extended, so names are given with zod's own .meta().
 const HoldInput = ReserveRequest.omit({ request_id: true }).meta({ id: 'HoldInput' });

@@ -1,5 +1,7 @@
 import type { Sql } from '../../db/client';
-import { grantCredits, IdempotencyConflictError, listGrants, type GrantResult, type GrantView } from '../../ledger';
+import {
+  grantCredits, IdempotencyConflictError, ledgerKey, listGrants, type GrantResult, type GrantView,
+} from '../../ledger';
 import { READERS } from '../auth';
 import { ApiError, validationFailed } from '../errors';
 import type { RouteModule } from '../route';
@@ -100,7 +102,8 @@ export const ledgerRoutes: RouteModule = ({ route, deps: { sql, catalog } }) => 
       if (!catalog.credit_types.some((t) => t.id === body.credit_type)) {
         throw new ApiError('unknown_credit_type', `no credit type ${body.credit_type} in catalog ${catalog.version}`);
       }
-      const key = `topup:${params.id}:${headers['Idempotency-Key']}`;
+      // The account id may hold ':' (and the key anything): encoded, so no two (account, key) pairs share a key.
+      const key = ledgerKey('topup', params.id, headers['Idempotency-Key']);
       const expiresAt = body.expires_at ? new Date(body.expires_at) : null;
       const grant = (effectiveFrom: Date): Promise<GrantResult> => grantCredits(sql, {
         key, accountId: params.id, creditType: body.credit_type, amountCredits: body.amount_credits,

@@ -9,7 +9,8 @@ create function cf_utc(p timestamptz) returns jsonb
 language sql immutable as $$ select to_jsonb(p at time zone 'UTC') $$;
 
 -- Claims an idempotency key. Returns null when the key is new (caller proceeds), else the stored result
--- (with "duplicate": true) or raises 'idempotency_conflict' when the same key came with another request.
+-- (with "duplicate": true) or raises 'idempotency_conflict' when the same key came with another request, another
+-- account's included: no account is ever answered with what another account's operation did.
 create function cf_claim(p_key text, p_account text, p_kind text, p_request jsonb) returns jsonb
 language plpgsql as $$
 declare
@@ -22,6 +23,10 @@ begin
     return null;
   end if;
   select * into v_op from operations where idempotency_key = p_key;
+  if v_op.account_id <> p_account then
+    raise exception using errcode = 'P0001', message = 'idempotency_conflict',
+      detail = format('key %s was used for another account', p_key);
+  end if;
   if v_op.kind <> p_kind or v_op.request <> p_request then
     raise exception using errcode = 'P0001', message = 'idempotency_conflict',
       detail = format('key %s was used for another %s request', p_key, v_op.kind);
