@@ -12,7 +12,7 @@ import { z } from './zod';
  * - billing: starts subscriptions and buys bundles (the money-taking actions)
  * - ops:     stops/resumes renewal, cancels, changes plans, tops up, sets alerts and auto-repurchase
  * - support: reads only
- * - ingest:  reports usage only (the usage endpoint), plus the reads every role has
+ * - ingest:  reports usage and reserves/commits holds, plus the reads every role has
  */
 export const ROLES = ['admin', 'billing', 'ops', 'support', 'ingest'] as const;
 export const Role = z.enum(ROLES).openapi('Role');

@@ -7,6 +7,13 @@ import { z } from './zod';
 export const ClientId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/,
   'letters, digits, _ . : - (at most 128, starting with a letter or digit)');
 
+/**
+ * A subscription id prefixes every ledger and payment key its workflow writes (`<id>:charge:period:3`), so it may
+ * not contain ':' — otherwise one subscription's keys could read as another's.
+ */
+export const SubscriptionId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/,
+  'letters, digits, _ . - (at most 128, starting with a letter or digit; no ":")');
+
 export const AccountIdParams = z.object({ id: ClientId.openapi({ param: { description: 'account id' } }) });
 export const SubscriptionIdParams = z.object({ id: ClientId.openapi({ param: { description: 'subscription id' } }) });
 

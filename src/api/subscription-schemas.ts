@@ -1,7 +1,7 @@
 import type {
   AlertSettings, AutoRepurchaseSettings, KnownGrant, Period, Purchase, SubscriptionStatus, SubscriptionView,
 } from '../workflows/messages';
-import { Balance, ClientId } from './schemas';
+import { Balance, ClientId, SubscriptionId } from './schemas';
 import { z } from './zod';
 
 /**
@@ -102,7 +102,7 @@ export const BundlePurchaseSchema = z.object({ purchase: PurchaseSchema, grant: 
   .openapi('BundlePurchase');
 
 export const StartInputSchema = z.strictObject({
-  subscription_id: ClientId,
+  subscription_id: SubscriptionId,
   account_id: ClientId,
   plan_id: Id,
 }).openapi('StartSubscriptionInput');

@@ -38,6 +38,7 @@ describe('POST /v1/subscriptions refuses before touching Temporal', () => {
   it.each([
     ['an empty body', {}],
     ['a subscription id with a slash', { subscription_id: 'a/b', account_id: 'acc-sub', plan_id: 'sms-200' }],
+    ['a subscription id with a colon (it prefixes ledger keys)', { subscription_id: 'a:b', account_id: 'acc-sub', plan_id: 'sms-200' }],
     ['an extra field', { subscription_id: 'sub-z', account_id: 'acc-sub', plan_id: 'sms-200', price_minor: 0 }],
   ])('%s → 400 validation_failed, no workflow', async (_label, body) => {
     await expectNoWrites(h, async () => {
