@@ -5,8 +5,12 @@ import { createApi, type ApiDeps, type ApiOptions, type RouteModule, type RouteS
 import { accountRoutes } from './routes/accounts';
 import { apiKeyRoutes } from './routes/api-keys';
 import { catalogRoutes } from './routes/catalog';
+import { forecastRoutes } from './routes/forecast';
 import { holdRoutes } from './routes/holds';
 import { ledgerRoutes } from './routes/ledger';
+import { listRoutes } from './routes/lists';
+import { reportRoutes } from './routes/reports';
+import { subAccountRoutes } from './routes/sub-accounts';
 import { subscriptionRoutes } from './routes/subscriptions';
 import { usageRoutes } from './routes/usage';
 
@@ -21,6 +25,10 @@ const ROUTE_MODULES: RouteModule[] = [
   subscriptionRoutes,
   usageRoutes,
   holdRoutes,
+  reportRoutes,
+  forecastRoutes,
+  subAccountRoutes,
+  listRoutes,
 ];
 
 export interface AppOptions extends ApiOptions {

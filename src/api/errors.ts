@@ -32,6 +32,8 @@ const PROBLEMS = {
   already_stopped: { status: 409, title: 'Renewal is already stopped' },
   not_stopped: { status: 409, title: 'Renewal is not stopped' },
   period_ended: { status: 409, title: 'The current period has ended' },
+  already_shared: { status: 409, title: 'The sub-account is already on shared billing' },
+  not_shared: { status: 409, title: 'The sub-account is not on shared billing' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, title: 'The request body encoding is not supported' },
   unknown_plan: { status: 422, title: 'No such plan in the catalog' },
@@ -47,6 +49,9 @@ const PROBLEMS = {
   currency_mismatch: { status: 422, title: 'The currency differs from the subscription’s' },
   invalid_settings: { status: 422, title: 'The settings are not valid for this subscription' },
   report_too_large: { status: 422, title: 'The report has too many rows to answer at once; export it' },
+  not_a_parent: { status: 422, title: 'A sub-account cannot have sub-accounts' },
+  not_a_sub_account: { status: 422, title: 'The account is not a sub-account' },
+  list_limit_exceeded: { status: 422, title: 'The list\'s spending limit does not allow this' },
   internal: { status: 500, title: 'Something unexpected happened' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

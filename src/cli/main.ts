@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { createWriteStream, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /**
@@ -25,6 +28,8 @@ interface Command {
   idempotent?: boolean;
   request: (v: Values, p: string[]) => { method: string; path: string; body?: unknown };
   table?: (body: any) => string;
+  /** The answer is a file: written to --out as it arrives, never printed. */
+  download?: boolean;
 }
 
 const s = (v: Values, name: string) => v[name] as string;
@@ -51,6 +56,158 @@ export function formatTable(rows: Record<string, unknown>[], columns: string[]):
 
 const BALANCE_COLUMNS = ['credit_type', 'available_credits', 'ledger_balance_credits', 'held_credits', 'overage_credits'];
 const at = (ms: number | null | undefined) => (ms === null || ms === undefined ? '-' : new Date(ms).toISOString());
+
+/** `--name value` options, sent as the query parameter of the same name with `-` as `_`, when given. */
+function query(v: Values, names: string[]): string {
+  const q = new URLSearchParams();
+  for (const n of names) if (typeof v[n] === 'string') q.set(n.replace(/-/g, '_'), v[n] as string);
+  const text = q.toString();
+  return text ? `?${text}` : '';
+}
+
+const strings = (...names: string[]) => Object.fromEntries(names.map((n) => [n, { type: 'string' as const }]));
+const RANGE = ['from', 'to', 'credit-type', 'sub-account'];
+const SPEND_OPTIONS = [...RANGE, 'granularity', 'group-by', 'list'];
+const EVENT_OPTIONS = [...RANGE, 'list'];
+const day = (iso: string | null) => (iso === null ? '-' : iso.slice(0, 10));
+
+/** Reports, forecasts, sub-accounts and lists. */
+const REPORT_COMMANDS: Record<string, Command> = {
+  'reports spend': {
+    usage: 'reports spend <account id> [--from <ISO>] [--to <ISO>] [--granularity day|week|month] '
+      + '[--group-by list,sub_account] [--credit-type <type>] [--list <list>] [--sub-account <id>]',
+    options: strings(...SPEND_OPTIONS),
+    positionals: ['account id'],
+    request: (v, [id]) => ({ method: 'GET', path: `/v1/accounts/${seg(id!)}/reports/spend${query(v, SPEND_OPTIONS)}` }),
+    table: (b) => [
+      `spend of ${b.account_id} by ${b.granularity} (${b.time_zone}), ${b.from} → ${b.to}`,
+      '',
+      formatTable(b.rows, ['period', 'credit_type', 'list', 'sub_account_id', 'spent_credits', 'events']),
+      '',
+      formatTable(b.totals, ['credit_type', 'spent_credits', 'events']),
+    ].join('\n'),
+  },
+  'reports list-events': {
+    usage: 'reports list-events <account id> --list <list> [--from <ISO>] [--to <ISO>] [--credit-type <type>] '
+      + '[--sub-account <id>] [--limit <n>] [--after <cursor>]',
+    options: strings(...EVENT_OPTIONS, 'limit', 'after'),
+    positionals: ['account id'],
+    required: ['list'],
+    request: (v, [id]) => ({ method: 'GET',
+      path: `/v1/accounts/${seg(id!)}/reports/list-events${query(v, [...EVENT_OPTIONS, 'limit', 'after'])}` }),
+    table: (b) => [
+      formatTable(b.events, ['occurred_at', 'event_id', 'sub_account_id', 'credit_type', 'spent_credits', 'overage_credits']),
+      ...(b.next_after ? ['', `more: --after ${b.next_after}`] : []),
+    ].join('\n'),
+  },
+  'reports export': {
+    usage: 'reports export <account id> --format csv|xlsx --out <file> [--report spend|list-events] '
+      + '[--list <list>] [spend or list-events options]',
+    options: strings(...SPEND_OPTIONS, 'format', 'out', 'report'),
+    positionals: ['account id'],
+    required: ['format', 'out'],
+    download: true,
+    request: (v, [id]) => {
+      const report = (v.report as string | undefined) ?? 'spend';
+      if (report !== 'spend' && report !== 'list-events') throw new UsageError('--report is spend or list-events');
+      const names = report === 'spend' ? [...SPEND_OPTIONS, 'format'] : [...EVENT_OPTIONS, 'format'];
+      return { method: 'GET', path: `/v1/accounts/${seg(id!)}/reports/${report}/export${query(v, names)}` };
+    },
+  },
+  forecast: {
+    usage: 'forecast <account id> [--as-of <ISO instant>]',
+    options: strings('as-of'),
+    positionals: ['account id'],
+    request: (v, [id]) => ({ method: 'GET', path: `/v1/accounts/${seg(id!)}/forecast${query(v, ['as-of'])}` }),
+    table: (b) => [
+      `forecast of ${b.account_id}${b.billing_account_id === b.account_id ? '' : ` (credits of ${b.billing_account_id})`}`
+        + ` as of ${b.as_of}`,
+      '',
+      formatTable(b.credit_types.map((c: any) => ({
+        credit_type: c.credit_type,
+        available_credits: c.available_credits,
+        per_day_7d: c.burn.find((x: any) => x.window_days === 7)?.credits_per_day ?? '-',
+        per_day_30d: c.burn.find((x: any) => x.window_days === 30)?.credits_per_day ?? '-',
+        runs_out_on: c.runs_out_on,
+        period_end: day(c.period_end),
+        shortfall_credits: c.shortfall_credits,
+        suggestion: c.suggestion ? `${c.suggestion.quantity} × ${c.suggestion.bundle_id} `
+          + `(${c.suggestion.price_minor} ${c.suggestion.currency} minor)` : null,
+      })), ['credit_type', 'available_credits', 'per_day_7d', 'per_day_30d', 'runs_out_on', 'period_end',
+        'shortfall_credits', 'suggestion']),
+    ].join('\n'),
+  },
+  'sub-accounts create': {
+    usage: 'sub-accounts create --parent <account id> --id <id> --name <name> --shared-billing true|false '
+      + '[--time-zone <IANA zone>] [--country <alpha-2>]',
+    options: strings('parent', 'id', 'name', 'shared-billing', 'time-zone', 'country'),
+    required: ['parent', 'id', 'name', 'shared-billing'],
+    request: (v) => {
+      const shared = s(v, 'shared-billing');
+      if (shared !== 'true' && shared !== 'false') throw new UsageError('--shared-billing is true or false');
+      return { method: 'POST', path: `/v1/accounts/${seg(s(v, 'parent'))}/sub-accounts`, body: {
+        id: s(v, 'id'), name: s(v, 'name'), shared_billing: shared === 'true',
+        ...(v['time-zone'] === undefined ? {} : { time_zone: s(v, 'time-zone') }),
+        ...(v.country === undefined ? {} : { country: s(v, 'country') }),
+      } };
+    },
+  },
+  'sub-accounts list': {
+    usage: 'sub-accounts list <account id>',
+    positionals: ['account id'],
+    request: (_v, [id]) => ({ method: 'GET', path: `/v1/accounts/${seg(id!)}/sub-accounts` }),
+    table: (b) => formatTable(b.sub_accounts, ['id', 'name', 'shared_billing', 'billing_account_id', 'time_zone']),
+  },
+  'shared-billing': {
+    usage: 'shared-billing <sub-account id> --enable|--disable --reason <text> [--idempotency-key <key>]',
+    options: { enable: { type: 'boolean' }, disable: { type: 'boolean' }, reason: { type: 'string' } },
+    positionals: ['sub-account id'],
+    required: ['reason'],
+    idempotent: true,
+    request: (v, [id]) => {
+      if (Boolean(v.enable) === Boolean(v.disable)) throw new UsageError('give one of --enable or --disable');
+      return { method: 'POST', path: `/v1/accounts/${seg(id!)}/shared-billing`,
+        body: { shared_billing: Boolean(v.enable), reason: s(v, 'reason') } };
+    },
+  },
+  packages: {
+    usage: 'packages <account id> [--all]',
+    options: { all: { type: 'boolean' } },
+    positionals: ['account id'],
+    request: (v, [id]) => ({ method: 'GET', path: `/v1/accounts/${seg(id!)}/packages${v.all ? '?include_ended=true' : ''}` }),
+    table: (b) => formatTable(b.packages.map((p: any) => ({ ...p, expires_at: day(p.expires_at),
+      package: p.bundle_id ?? p.source })), ['package', 'credit_type', 'amount_credits', 'used_credits', 'lapsed_credits',
+      'remaining_credits', 'expires_at', 'purchased_by']),
+  },
+  'lists show': {
+    usage: 'lists show <account id>',
+    positionals: ['account id'],
+    request: (_v, [id]) => ({ method: 'GET', path: `/v1/accounts/${seg(id!)}/lists` }),
+    table: (b) => [
+      formatTable(b.limits, ['list', 'credit_type', 'period', 'limit_credits', 'spent_credits', 'expired_credits',
+        'remaining_credits']),
+      '',
+      formatTable(b.assignments, ['credit_type', 'available_credits', 'assigned_credits', 'unassigned_credits']),
+    ].join('\n'),
+  },
+  'lists limit': {
+    usage: 'lists limit <account id> --list <list> --credit-type <type> --period month|total --amount <credits>',
+    options: strings('list', 'credit-type', 'period', 'amount'),
+    positionals: ['account id'],
+    required: ['list', 'credit-type', 'period', 'amount'],
+    request: (v, [id]) => ({ method: 'PUT',
+      path: `/v1/accounts/${seg(id!)}/lists/${seg(s(v, 'list'))}/limits/${seg(s(v, 'credit-type'))}`,
+      body: { period: s(v, 'period'), limit_credits: integer(v, 'amount') } }),
+  },
+  'lists unlimit': {
+    usage: 'lists unlimit <account id> --list <list> --credit-type <type>',
+    options: strings('list', 'credit-type'),
+    positionals: ['account id'],
+    required: ['list', 'credit-type'],
+    request: (v, [id]) => ({ method: 'DELETE',
+      path: `/v1/accounts/${seg(id!)}/lists/${seg(s(v, 'list'))}/limits/${seg(s(v, 'credit-type'))}` }),
+  },
+};
 
 const COMMANDS: Record<string, Command> = {
   'accounts create': {
@@ -138,6 +295,7 @@ const COMMANDS: Record<string, Command> = {
     request: (_v, [id]) => ({ method: 'GET', path: `/v1/accounts/${seg(id!)}` }),
     table: (b) => formatTable(b.balances, BALANCE_COLUMNS),
   },
+  ...REPORT_COMMANDS,
 };
 
 const COMMON_OPTIONS = {
@@ -232,6 +390,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   } catch (err) {
     io.stderr(`error: cannot reach ${base}: ${(err as Error).cause ?? (err as Error).message}`);
     return 1;
+  }
+  if (cmd.download && res.ok && res.body) {
+    const out = s(values, 'out');
+    await pipeline(Readable.fromWeb(res.body as never), createWriteStream(out));
+    io.stdout(`wrote ${statSync(out).size} bytes to ${out} (${res.headers.get('content-type')})`);
+    return 0;
   }
   const text = await res.text();
   let body: unknown = text;
