@@ -43,7 +43,7 @@ export type AcceptedUsage = z.infer<typeof AcceptedUsage>;
 
 export const REFUSAL_CODES = [
   'insufficient_credits', 'unknown_account', 'unknown_credit_type', 'unrateable', 'timestamp_outside_grace',
-  'invalid_event',
+  'invalid_event', 'list_limit_exceeded',
 ] as const;
 export type UsageRefusalCode = (typeof REFUSAL_CODES)[number];
 
@@ -62,6 +62,11 @@ export const UsageResult = z.discriminatedUnion('status', [
     available_credits: z.number().int().optional(),
     requested_credits: z.number().int().optional(),
     issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    list: z.string().optional().describe('list_limit_exceeded: the list, its limit and what it has left'),
+    period: z.enum(['month', 'total']).optional(),
+    limit_credits: z.number().int().optional(),
+    spent_credits: z.number().int().optional(),
+    remaining_credits: z.number().int().optional(),
   }),
 ]);
 export type UsageResult = z.infer<typeof UsageResult>;

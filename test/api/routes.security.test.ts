@@ -9,7 +9,7 @@ import { expectNoWrites, expectProblem, idem, useApi, type CallOptions } from '.
 const h = useApi({ temporal: 'server' });
 
 interface RouteCase {
-  method: 'get' | 'post' | 'delete';
+  method: 'get' | 'post' | 'put' | 'delete';
   path: string;
   /** Roles allowed besides admin. */
   allowed: readonly Role[];
@@ -61,6 +61,31 @@ const ROUTES: RouteCase[] = [
     request: sub('auto-repurchase', AUTO) },
   { method: 'post', path: '/v1/subscriptions/{id}/auto-repurchase/resume', allowed: ['ops'], allowedStatus: 404,
     request: sub('auto-repurchase/resume') },
+  { method: 'get', path: '/v1/accounts/{id}/reports/spend', allowed: READERS, allowedStatus: 200,
+    request: () => ({ url: '/v1/accounts/acc-sec/reports/spend' }) },
+  { method: 'get', path: '/v1/accounts/{id}/reports/list-events', allowed: READERS, allowedStatus: 200,
+    request: () => ({ url: '/v1/accounts/acc-sec/reports/list-events?list=a' }) },
+  { method: 'get', path: '/v1/accounts/{id}/forecast', allowed: READERS, allowedStatus: 200,
+    request: () => ({ url: '/v1/accounts/acc-sec/forecast' }) },
+  { method: 'post', path: '/v1/accounts/{id}/sub-accounts', allowed: ['billing'], allowedStatus: 201,
+    request: () => ({ url: '/v1/accounts/acc-sec/sub-accounts', body: { id: `s-${randomUUID()}`, name: 'n', shared_billing: true } }) },
+  { method: 'get', path: '/v1/accounts/{id}/sub-accounts', allowed: READERS, allowedStatus: 200,
+    request: () => ({ url: '/v1/accounts/acc-sec/sub-accounts' }) },
+  { method: 'post', path: '/v1/accounts/{id}/shared-billing', allowed: ['billing'], allowedStatus: 422,
+    request: () => ({ url: '/v1/accounts/acc-sec/shared-billing', headers: idem(randomUUID()),
+      body: { shared_billing: true, reason: 'matrix' } }) },
+  { method: 'get', path: '/v1/accounts/{id}/billing-changes', allowed: READERS, allowedStatus: 200,
+    request: () => ({ url: '/v1/accounts/acc-sec/billing-changes' }) },
+  { method: 'get', path: '/v1/accounts/{id}/packages', allowed: READERS, allowedStatus: 200,
+    request: () => ({ url: '/v1/accounts/acc-sec/packages' }) },
+  { method: 'get', path: '/v1/accounts/{id}/lists', allowed: READERS, allowedStatus: 200,
+    request: () => ({ url: '/v1/accounts/acc-sec/lists' }) },
+  { method: 'put', path: '/v1/accounts/{id}/lists/{list}/limits/{credit_type}', allowed: ['ops'], allowedStatus: 200,
+    request: () => ({ url: '/v1/accounts/acc-sec/lists/matrix/limits/sms', body: { period: 'month', limit_credits: 5 } }) },
+  { method: 'delete', path: '/v1/accounts/{id}/lists/{list}/limits/{credit_type}', allowed: ['ops'], allowedStatus: 404,
+    request: () => ({ url: '/v1/accounts/acc-sec/lists/never-limited/limits/sms' }) },
+  { method: 'get', path: '/v1/accounts/{id}/lists/expiry-allocations', allowed: READERS, allowedStatus: 200,
+    request: () => ({ url: '/v1/accounts/acc-sec/lists/expiry-allocations' }) },
 ];
 
 beforeAll(async () => {

@@ -59,6 +59,10 @@ function problemOf(r: Refused, event: UsageEvent): ApiError {
         { ...extensions, available_credits: r.available_credits, requested_credits: r.requested_credits });
     case 'unknown_credit_type':
       return new ApiError('unknown_credit_type', r.message, extensions);
+    case 'list_limit_exceeded':
+      return new ApiError('list_limit_exceeded', r.message, { ...extensions, list: r.list, period: r.period,
+        limit_credits: r.limit_credits, spent_credits: r.spent_credits, remaining_credits: r.remaining_credits,
+        requested_credits: r.requested_credits });
     case 'unknown_account':
       return new ApiError('not_found', r.message, extensions);
     case 'timestamp_outside_grace':
@@ -93,7 +97,7 @@ export const usageRoutes: RouteModule = ({ route, router, deps }) => {
       201: { description: 'drawn', schema: Accepted },
       200: { description: 'this event_id was already answered', schema: Duplicate },
     },
-    problems: ['not_found', 'insufficient_credits', 'unknown_credit_type', 'unrateable', 'timestamp_outside_grace'],
+    problems: ['not_found', 'insufficient_credits', 'unknown_credit_type', 'list_limit_exceeded', 'unrateable', 'timestamp_outside_grace'],
     async handler({ body }) {
       const r = await usage.ingestOne(body);
       if (r.status === 'refused') throw problemOf(r, body);
